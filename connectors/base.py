@@ -1,0 +1,197 @@
+"""The contract every connector module fulfils.
+
+A connector module (one per dataset) exposes:
+
+- ``DATASET``: the dataset name, e.g. ``"city.population"``;
+- ``TABLES``: the raw tables it fills, as :class:`Table` specs;
+- ``extract(client, source, watermark) -> Iterator[Page]``: fetch what is new since ``watermark``,
+  one :class:`Page` per HTTP response, exactly as received;
+- ``parse(content: bytes) -> Parsed``: turn one page into typed rows and rejects;
+- optionally ``SNAPSHOT = True`` when every response is the whole dataset (a GTFS feed, a full
+  export): loading it then replaces the tables' contents instead of merging on the key, so rows
+  the source dropped do not linger.
+
+Connectors know nothing of Prefect, Great Expectations, dbt or the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+
+class SourceError(Exception):
+    """A source could not be read (after retries): names the dataset and URL."""
+
+
+class NotFoundError(SourceError):
+    """The source answered 404: the resource does not exist (or not yet)."""
+
+
+class ParseError(Exception):
+    """A whole response cannot be parsed (truncated body, missing file or column)."""
+
+
+class RowError(ValueError):
+    """One row cannot be typed; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where and how to read one dataset; built from the configuration file."""
+
+    dataset: str
+    url: str
+    page_size: int = 1000
+    timeout_seconds: float = 30.0
+    max_retries: int = 4
+    backoff_seconds: float = 1.0
+    max_retry_after_seconds: float = 120.0
+    lag_hours: float = 48.0
+    schedule: str = "0 6 * * *"
+    token: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP response as received, and the watermark that holds once it is loaded."""
+
+    url: str
+    content: bytes
+    extension: str
+    received_at: datetime
+    watermark_after: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row set aside: where it was, what it said, and why."""
+
+    table: str
+    row_number: int
+    payload: str
+    reason: str
+
+
+@dataclass
+class Parsed:
+    """Typed rows per raw table, the rows that could not be typed, and the content version.
+
+    ``version`` identifies the content for change detection (GTFS-RT: the header timestamp);
+    when ``None`` the loader uses the page's sha256.
+    """
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    version: str | None = None
+
+    @property
+    def received(self) -> int:
+        return sum(len(r) for r in self.rows.values()) + len(self.rejects)
+
+
+_NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A raw table: its columns with DuckDB types, in order, and its natural key."""
+
+    name: str
+    columns: Mapping[str, str]
+    key: tuple[str, ...]
+
+    def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Cast a record to this table's types, or raise :class:`RowError` naming the column."""
+        row = {}
+        for column, type_ in self.columns.items():
+            value = record.get(column)
+            try:
+                row[column] = _cast(value, type_)
+            except (TypeError, ValueError) as error:
+                raise RowError(f"column {column!r}: {error}") from None
+            if row[column] is None and column in self.key:
+                raise RowError(f"column {column!r}: key is missing")
+        return row
+
+    def collect(
+        self, records: Iterable[tuple[int, Mapping[str, Any], str]], parsed: Parsed
+    ) -> None:
+        """Type numbered records into ``parsed``: good rows to ``rows``, bad ones to ``rejects``.
+
+        Each record comes as ``(row_number, record, payload)`` where payload is the row as received.
+        """
+        rows = parsed.rows.setdefault(self.name, [])
+        for row_number, record, payload in records:
+            try:
+                rows.append(self.typed(record))
+            except RowError as error:
+                parsed.rejects.append(Reject(self.name, row_number, payload, str(error)))
+
+
+def as_payload(record: Any) -> str:
+    """The row as received, as text for the quarantine table."""
+    if isinstance(record, str):
+        return record
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _cast(value: Any, type_: str) -> Any:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if type_ in _NUMERIC_TYPES and isinstance(value, str):
+        value = value.strip().replace(",", "")
+    if type_ == "VARCHAR":
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return str(value)
+    if type_ == "BIGINT":
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"expected an integer, got {value!r}")
+            return int(value)
+        return int(value)
+    if type_ == "DOUBLE":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        number = float(value)
+        if number != number:  # NaN
+            raise ValueError(f"expected a number, got {value!r}")
+        return number
+    if type_ == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes"}:
+            return True
+        if text in {"false", "0", "no"}:
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if type_ == "DATE":
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        return date.fromisoformat(str(value).strip())
+    if type_ == "TIMESTAMPTZ":
+        moment = value if isinstance(value, datetime) else _parse_timestamp(str(value))
+        if moment.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no UTC offset")
+        return moment.astimezone(UTC)
+    raise TypeError(f"unsupported column type {type_}")
+
+
+def _parse_timestamp(text: str) -> datetime:
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected an ISO 8601 timestamp, got {text!r}") from None

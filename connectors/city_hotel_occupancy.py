@@ -1,0 +1,71 @@
+"""city.hotel_occupancy: rooms available and occupied per hotel per day, from CKAN.
+
+The city's open-data portal publishes package ``kk-hotel-occupancy`` (``options["package"]``); see
+:mod:`connectors.ckan` for paging and the watermark (the DataStore offset reached).
+
+Raw table ``city_hotel_occupancy``, key (``hotel_id``, ``date``). Conversions done here, once:
+``date`` arrives as a DataStore timestamp with no zone at midnight ("2026-11-25T00:00:00"), the
+local (Asia/Bangkok) day it describes, and becomes that ``DATE``. ``rooms_available``,
+``rooms_occupied`` (BIGINT) and ``occupancy_rate`` (DOUBLE, 0–1 as published, not recomputed) keep
+the source's values; the municipality is kept as received (Thai).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from connectors import ckan
+from connectors.base import Page, Parsed, Source, Table
+
+DATASET = "city.hotel_occupancy"
+PACKAGE = "kk-hotel-occupancy"
+
+OCCUPANCY = Table(
+    name="city_hotel_occupancy",
+    columns={
+        "ckan_row_id": "BIGINT",
+        "hotel_id": "VARCHAR",
+        "hotel_name": "VARCHAR",
+        "municipality": "VARCHAR",
+        "date": "DATE",
+        "rooms_available": "BIGINT",
+        "rooms_occupied": "BIGINT",
+        "occupancy_rate": "DOUBLE",
+    },
+    key=("hotel_id", "date"),
+)
+TABLES = (OCCUPANCY,)
+FIELDS = (
+    "_id",
+    "hotel_id",
+    "hotel_name",
+    "municipality",
+    "date",
+    "rooms_available",
+    "rooms_occupied",
+    "occupancy_rate",
+)
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    return ckan.extract(client, source, watermark, package=PACKAGE)
+
+
+def parse(content: bytes) -> Parsed:
+    return ckan.parse_datastore(content, DATASET, OCCUPANCY, FIELDS, _row)
+
+
+def _row(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "ckan_row_id": record.get("_id"),
+        "hotel_id": record.get("hotel_id"),
+        "hotel_name": record.get("hotel_name"),
+        "municipality": record.get("municipality"),
+        "date": ckan.timestamp_date(record.get("date"), "date"),
+        "rooms_available": record.get("rooms_available"),
+        "rooms_occupied": record.get("rooms_occupied"),
+        "occupancy_rate": record.get("occupancy_rate"),
+    }

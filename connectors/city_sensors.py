@@ -1,0 +1,367 @@
+"""City LoRaWAN sensor network (KKM smart chip): ChirpStack v4 uplink events, pulled from a relay.
+
+ChirpStack v4 pushes ``up`` events (HTTP integration) to the city's relay; we pull them with
+``GET <path>?after=<RFC 3339>&limit=N`` → ``{"events": [...], "next": <absolute URL or null>}``,
+events in the order ChirpStack received them, ``after`` exclusive. Options (``source.options``):
+``path`` (default ``/api/v4/uplinks``) and ``future_tolerance_minutes`` (default 15, see below).
+
+One row per uplink event in ``city_sensor_uplinks``, keyed by ``deduplication_id`` (ChirpStack
+merges the copies several gateways hear into one event; the relay may still deliver an event twice,
+and those duplicates are kept for validation to count). Conversions done here, once:
+
+- ``time`` (RFC 3339 with nanoseconds) → TIMESTAMPTZ in UTC, truncated to microseconds;
+- ``deviceInfo.tags`` (all strings in ChirpStack) → ``municipality_id``, ``site_name`` and the
+  device location as numbers ``device_latitude``/``device_longitude``;
+- decoded ``object`` → ``pm25`` (µg/m³), ``water_level_cm``, ``battery`` (%); ``-1`` (what a broken
+  sensor sends) stays ``-1`` and an absent reading is NULL: validation decides what they mean;
+- ``rxInfo`` → ``gateway_count``, ``best_rssi`` (dBm) and ``best_snr`` (dB), each the best over the
+  gateways that heard the uplink, and ``best_gateway_id`` (the one with the best RSSI);
+- ``txInfo.modulation.lora`` → ``frequency_hz``, ``bandwidth_hz``, ``spreading_factor``,
+  ``code_rate``.
+
+Nothing is lost: ``data_base64`` is the payload as sent, and ``tags_json``, ``object_json`` and
+``rx_info_json`` keep those parts whole.
+
+Watermark: the ``time`` of the newest event loaded, as UTC RFC 3339 text with nanoseconds; the next
+extract asks ``after=`` it. A device or gateway with a wrong clock can stamp an event years ahead;
+such an event is loaded (validation flags it) but never moves the watermark: only times up to
+the moment the page was received plus ``future_tolerance_minutes`` count, otherwise one bad clock
+would make every later extract skip the real events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors.base import (
+    Page,
+    Parsed,
+    ParseError,
+    Reject,
+    RowError,
+    Source,
+    SourceError,
+    Table,
+    as_payload,
+)
+from connectors.http import fetch
+
+log = logging.getLogger(__name__)
+
+DATASET = "city.sensors"
+DEFAULT_PATH = "/api/v4/uplinks"
+DEFAULT_FUTURE_TOLERANCE_MINUTES = 15.0
+
+UPLINKS = Table(
+    name="city_sensor_uplinks",
+    columns={
+        "deduplication_id": "VARCHAR",
+        "time": "TIMESTAMPTZ",
+        "dev_eui": "VARCHAR",
+        "device_name": "VARCHAR",
+        "device_profile": "VARCHAR",
+        "device_profile_id": "VARCHAR",
+        "device_class": "VARCHAR",
+        "application_id": "VARCHAR",
+        "application_name": "VARCHAR",
+        "tenant_id": "VARCHAR",
+        "tenant_name": "VARCHAR",
+        "municipality_id": "VARCHAR",
+        "site_name": "VARCHAR",
+        "device_latitude": "DOUBLE",
+        "device_longitude": "DOUBLE",
+        "tags_json": "VARCHAR",
+        "dev_addr": "VARCHAR",
+        "adr": "BOOLEAN",
+        "dr": "BIGINT",
+        "f_cnt": "BIGINT",
+        "f_port": "BIGINT",
+        "confirmed": "BOOLEAN",
+        "data_base64": "VARCHAR",
+        "pm25": "DOUBLE",
+        "water_level_cm": "DOUBLE",
+        "battery": "DOUBLE",
+        "object_json": "VARCHAR",
+        "gateway_count": "BIGINT",
+        "best_gateway_id": "VARCHAR",
+        "best_rssi": "BIGINT",
+        "best_snr": "DOUBLE",
+        "rx_info_json": "VARCHAR",
+        "frequency_hz": "BIGINT",
+        "bandwidth_hz": "BIGINT",
+        "spreading_factor": "BIGINT",
+        "code_rate": "VARCHAR",
+        "region_config_id": "VARCHAR",
+    },
+    key=("deduplication_id",),
+)
+TABLES = (UPLINKS,)
+
+# Fields whose absence from every event of a page is schema drift, not a bad row.
+REQUIRED_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("deduplicationId",),
+    ("time",),
+    ("deviceInfo",),
+    ("deviceInfo", "devEui"),
+    ("deviceInfo", "deviceName"),
+    ("deviceInfo", "deviceProfileName"),
+    ("deviceInfo", "tags"),
+    ("deviceInfo", "tags", "municipality"),
+    ("deviceInfo", "tags", "latitude"),
+    ("deviceInfo", "tags", "longitude"),
+    ("devAddr",),
+    ("fCnt",),
+    ("fPort",),
+    ("data",),
+    ("object",),
+    ("rxInfo",),
+)
+
+NS = 1_000_000_000
+_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    """Pull the events newer than ``watermark``, following the relay's ``next`` links."""
+    tolerance = timedelta(
+        minutes=float(
+            source.options.get("future_tolerance_minutes", DEFAULT_FUTURE_TOLERANCE_MINUTES)
+        )
+    )
+    url: str = source.options.get("path", DEFAULT_PATH)
+    params: dict[str, Any] | None = {"limit": source.page_size}
+    if watermark:
+        params["after"] = watermark
+    visited: set[str] = set()
+    while True:
+        page = fetch(client, source, url, params=params)
+        try:
+            events, next_url = _events_and_next(page.content)
+        except ParseError as error:
+            # Land it as received; parse() will report it. Nothing after it can be trusted.
+            log.warning("%s: stopping at an unreadable page: %s", DATASET, error)
+            yield replace(page, watermark_after=watermark)
+            return
+        watermark = _advance(watermark, events, page.received_at + tolerance)
+        yield replace(page, watermark_after=watermark)
+        if not events or not next_url:
+            return
+        if next_url in visited:
+            raise SourceError(f"{DATASET}: the relay sent the same next link twice: {next_url}")
+        visited.add(next_url)
+        url, params = next_url, None
+
+
+def parse(content: bytes) -> Parsed:
+    """Type one relay response: one row per event, rejects naming the column at fault."""
+    events, _ = _events_and_next(content)
+    _check_drift(events)
+    check_encoding = _SURROGATE_ESCAPE.search(content) is not None
+    parsed = Parsed(rows={UPLINKS.name: []})
+    rows = parsed.rows[UPLINKS.name]
+    for number, event in enumerate(events, start=1):
+        try:
+            row = UPLINKS.typed(_record(event))
+            if check_encoding:
+                _check_encoding(row)
+        except RowError as error:
+            parsed.rejects.append(Reject(UPLINKS.name, number, _payload(event), str(error)))
+        else:
+            rows.append(row)
+    return parsed
+
+
+def _payload(event: Any) -> str:
+    """The event as received; a lone surrogate (from a ``\\udXXX`` escape) stays an escape."""
+    return as_payload(event).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _events_and_next(content: bytes) -> tuple[list[Any], str | None]:
+    try:
+        # Decoded explicitly: json.loads would guess UTF-16/32 from the first bytes.
+        body = json.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{DATASET}: response is not UTF-8 (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ParseError(
+            f"{DATASET}: response is not valid JSON at line {error.lineno} column {error.colno} "
+            f"(char {error.pos}): {error.msg}"
+        ) from None
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise ParseError(f"{DATASET}: response has no 'events' list")
+    next_url = body.get("next")
+    if next_url is not None and not isinstance(next_url, str):
+        raise ParseError(f"{DATASET}: 'next' is not a URL: {next_url!r}")
+    return body["events"], next_url or None
+
+
+def _check_drift(events: list[Any]) -> None:
+    """A required field absent from every event (of two or more) means the format changed."""
+    if len(events) < 2:
+        return
+    for path in REQUIRED_FIELDS:
+        if not any(_has(event, path) for event in events):
+            name, count = ".".join(path), len(events)
+            raise ParseError(f"{DATASET}: field {name!r} missing from all {count} events (drift)")
+
+
+def _has(node: Any, path: tuple[str, ...]) -> bool:
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _record(event: Any) -> dict[str, Any]:
+    """Flatten one ChirpStack ``up`` event to the raw table's columns (types are cast later)."""
+    if not isinstance(event, dict):
+        raise RowError(f"event: expected a JSON object, got {type(event).__name__}")
+    for field, column in (("time", "time"), ("deviceInfo", "dev_eui")):
+        if event.get(field) in (None, ""):
+            raise RowError(f"column {column!r}: {field!r} is missing")
+    info = _mapping(event.get("deviceInfo"), "dev_eui")
+    if info.get("devEui") in (None, ""):
+        raise RowError("column 'dev_eui': 'deviceInfo.devEui' is missing")
+    tags = _mapping(info.get("tags"), "tags_json")
+    decoded = _mapping(event.get("object"), "object_json")
+    tx = _mapping(event.get("txInfo"), "frequency_hz")
+    lora = _mapping(_mapping(tx.get("modulation"), "spreading_factor").get("lora"), "code_rate")
+    rx_info = event.get("rxInfo")
+    if rx_info is None:
+        rx_info = []
+    if not isinstance(rx_info, list) or not all(isinstance(rx, dict) for rx in rx_info):
+        raise RowError("column 'rx_info_json': expected a list of objects")
+    best_gateway_id, best_rssi, best_snr = _best_reception(rx_info)
+    data = event.get("data")
+    if data is not None:
+        try:
+            base64.b64decode(str(data), validate=True)
+        except (binascii.Error, ValueError):
+            raise RowError(f"column 'data_base64': not base64: {data!r}") from None
+    return {
+        "deduplication_id": event.get("deduplicationId"),
+        "time": event.get("time"),
+        "dev_eui": info.get("devEui"),
+        "device_name": info.get("deviceName"),
+        "device_profile": info.get("deviceProfileName"),
+        "device_profile_id": info.get("deviceProfileId"),
+        "device_class": info.get("deviceClassEnabled"),
+        "application_id": info.get("applicationId"),
+        "application_name": info.get("applicationName"),
+        "tenant_id": info.get("tenantId"),
+        "tenant_name": info.get("tenantName"),
+        "municipality_id": tags.get("municipality"),
+        "site_name": tags.get("site"),
+        "device_latitude": tags.get("latitude"),
+        "device_longitude": tags.get("longitude"),
+        "tags_json": _json(tags),
+        "dev_addr": event.get("devAddr"),
+        "adr": event.get("adr"),
+        "dr": event.get("dr"),
+        "f_cnt": event.get("fCnt"),
+        "f_port": event.get("fPort"),
+        "confirmed": event.get("confirmed"),
+        "data_base64": data,
+        "pm25": decoded.get("pm25"),
+        "water_level_cm": decoded.get("water_level_cm"),
+        "battery": decoded.get("battery"),
+        "object_json": _json(decoded),
+        "gateway_count": len(rx_info),
+        "best_gateway_id": best_gateway_id,
+        "best_rssi": best_rssi,
+        "best_snr": best_snr,
+        "rx_info_json": _json(rx_info),
+        "frequency_hz": tx.get("frequency"),
+        "bandwidth_hz": lora.get("bandwidth"),
+        "spreading_factor": lora.get("spreadingFactor"),
+        "code_rate": lora.get("codeRate"),
+        "region_config_id": event.get("regionConfigId"),
+    }
+
+
+def _json(value: Any) -> str | None:
+    """A nested part kept whole, as compact JSON text in the source's own key order."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else None
+
+
+def _mapping(value: Any, column: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RowError(f"column {column!r}: expected a JSON object, got {value!r}")
+    return value
+
+
+def _best_reception(rx_info: list[dict[str, Any]]) -> tuple[Any, int | None, float | None]:
+    """(gateway with the best RSSI, best RSSI, best SNR) over the gateways that heard it."""
+    best_gateway, best_rssi, best_snr = None, None, None
+    for rx in rx_info:
+        rssi, snr = rx.get("rssi"), rx.get("snr")
+        try:
+            rssi = None if rssi is None else int(rssi)
+        except (TypeError, ValueError):
+            raise RowError(f"column 'best_rssi': expected an integer, got {rssi!r}") from None
+        try:
+            snr = None if snr is None else float(snr)
+        except (TypeError, ValueError):
+            raise RowError(f"column 'best_snr': expected a number, got {snr!r}") from None
+        if rssi is not None and (best_rssi is None or rssi > best_rssi):
+            best_gateway, best_rssi = rx.get("gatewayId"), rssi
+        if snr is not None and (best_snr is None or snr > best_snr):
+            best_snr = snr
+    return best_gateway, best_rssi, best_snr
+
+
+def _check_encoding(row: Mapping[str, Any]) -> None:
+    for column, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RowError(f"column {column!r}: bad encoding (lone surrogate)") from None
+
+
+# --- the watermark: event times as integer nanoseconds, so ChirpStack's precision is kept ---
+
+
+def _advance(watermark: str | None, events: list[Any], horizon: datetime) -> str | None:
+    """The newest event time not beyond ``horizon``, if newer than ``watermark``."""
+    limit = int(horizon.timestamp()) * NS
+    newest = _instant(watermark) if watermark else None
+    for event in events:
+        moment = _instant(event.get("time")) if isinstance(event, dict) else None
+        if moment is not None and moment <= limit and (newest is None or moment > newest):
+            newest = moment
+    if newest is None:
+        return watermark
+    return _format(newest)
+
+
+def _instant(text: Any) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 time, or None if it is not one."""
+    match = _TIME.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        return None
+    whole, fraction, offset = match.groups()
+    try:
+        moment = datetime.fromisoformat(whole + ("+00:00" if offset in "Zz" else offset))
+    except ValueError:
+        return None
+    return int(moment.timestamp()) * NS + int((fraction or "").ljust(9, "0"))
+
+
+def _format(ns: int) -> str:
+    seconds, fraction = divmod(ns, NS)
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{fraction:09d}Z"

@@ -1,0 +1,71 @@
+"""city.solar: daily energy per municipal and university solar site, from CKAN.
+
+The city's open-data portal publishes package ``kk-solar`` (``options["package"]``); see
+:mod:`connectors.ckan` for paging and the watermark (the DataStore offset reached).
+
+Raw table ``city_solar``, key (``site_id``, ``date``). Conversions done here, once: ``date``
+arrives as day/month/Buddhist-era year ("25/11/2569") and becomes a CE ``DATE``; ``energy_kwh``
+arrives as text with thousands commas ("1,234.5") and becomes DOUBLE (the commas are dropped when
+typed). ``capacity_kwp``, the site's ``operator`` and the Thai municipality name are kept as
+received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from connectors import ckan
+from connectors.base import Page, Parsed, Source, Table
+
+DATASET = "city.solar"
+PACKAGE = "kk-solar"
+
+SOLAR = Table(
+    name="city_solar",
+    columns={
+        "ckan_row_id": "BIGINT",
+        "site_id": "VARCHAR",
+        "site_name": "VARCHAR",
+        "operator": "VARCHAR",
+        "municipality": "VARCHAR",
+        "capacity_kwp": "DOUBLE",
+        "date": "DATE",
+        "energy_kwh": "DOUBLE",
+    },
+    key=("site_id", "date"),
+)
+TABLES = (SOLAR,)
+FIELDS = (
+    "_id",
+    "site_id",
+    "site_name",
+    "operator",
+    "municipality",
+    "capacity_kwp",
+    "date",
+    "energy_kwh",
+)
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    return ckan.extract(client, source, watermark, package=PACKAGE)
+
+
+def parse(content: bytes) -> Parsed:
+    return ckan.parse_datastore(content, DATASET, SOLAR, FIELDS, _row)
+
+
+def _row(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "ckan_row_id": record.get("_id"),
+        "site_id": record.get("site_id"),
+        "site_name": record.get("site_name"),
+        "operator": record.get("operator"),
+        "municipality": record.get("municipality"),
+        "capacity_kwp": record.get("capacity_kwp"),
+        "date": ckan.be_date(record.get("date"), "date"),
+        "energy_kwh": record.get("energy_kwh"),
+    }

@@ -1,0 +1,245 @@
+"""Reading a CKAN DataStore table through the Action API; shared by the ``city.*`` connectors.
+
+``extract`` finds the table with ``package_show`` (the package's first resource with
+``datastore_active``; ``options["resource_name"]`` picks another, ``options["resource_id"]`` skips
+the look-up) and reads it with ``datastore_search`` in pages of ``source.page_size`` records,
+``sort=_id``, by ``limit``/``offset``. Other options: ``package`` (each connector has a default),
+``action_path`` (default ``/api/3/action``).
+
+Watermark: the number of DataStore rows already read (the offset reached), as text. A page's
+``watermark_after`` is its offset plus its records, rejected rows included (they were received).
+DataStore tables grow by appending in ``_id`` order, so the next run asks for
+``offset=<watermark>``; against an unchanged portal that is one page with no records. When the
+table holds fewer rows than the watermark, the resource was reloaded (portals replace a table
+when they re-upload its file, or drop an old year): the read starts again from offset 0, which is
+harmless because rows are merged on their natural key. A table that was replaced by one at least
+as long cannot be told apart from one that grew; a full reload (no watermark) covers that case.
+
+``parse_datastore`` turns one ``datastore_search`` answer into typed rows: the envelope must say
+``success: true`` and carry ``fields`` and ``records``; every source field a connector needs must
+be among ``fields`` (a missing one is schema drift: :class:`ParseError`); each record is converted
+by the connector's function and typed, and a record that fails becomes a :class:`Reject`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from connectors.base import (
+    Page,
+    Parsed,
+    ParseError,
+    Reject,
+    RowError,
+    Source,
+    SourceError,
+    Table,
+    as_payload,
+)
+from connectors.http import fetch
+
+log = logging.getLogger(__name__)
+
+ACTION_PATH = "/api/3/action"
+BE_OFFSET = 543  # Buddhist-era year = CE year + 543
+_BE_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def extract(
+    client: httpx.Client, source: Source, watermark: str | None, *, package: str
+) -> Iterator[Page]:
+    """Pages of ``datastore_search`` from the watermark's offset to the end of the table."""
+    action = str(source.options.get("action_path", ACTION_PATH)).rstrip("/")
+    resource_id = source.options.get("resource_id") or find_resource(
+        client, source, str(source.options.get("package", package))
+    )
+    sort = str(source.options.get("sort", "_id"))
+    limit = source.page_size
+    offset = _offset(source, watermark)
+    restarted = False
+    while True:
+        params = {"resource_id": resource_id, "limit": limit, "offset": offset, "sort": sort}
+        page = fetch(client, source, f"{action}/datastore_search", params=params)
+        try:
+            result = _result(page.content, source.dataset)
+            records = _list(result, "records", source.dataset)
+        except ParseError as error:
+            # Land it as received (parse will reject the batch) and keep the watermark where it was.
+            log.warning("%s: cannot page on after %s: %s", source.dataset, page.url, error)
+            yield dataclasses.replace(page, watermark_after=str(offset))
+            return
+        total = result.get("total")
+        total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        if not records and total is not None and total < offset and not restarted:
+            log.warning(
+                "%s: resource %s holds %d rows, fewer than the %d already read: "
+                "it was reloaded, reading it again from the start",
+                source.dataset,
+                resource_id,
+                total,
+                offset,
+            )
+            offset, restarted = 0, True
+            continue
+        offset += len(records)
+        yield dataclasses.replace(page, watermark_after=str(offset))
+        if not records or (offset >= total if total is not None else len(records) < limit):
+            return
+
+
+def find_resource(client: httpx.Client, source: Source, package: str) -> str:
+    """The id of the package's DataStore resource (``options["resource_name"]`` picks one)."""
+    action = str(source.options.get("action_path", ACTION_PATH)).rstrip("/")
+    page = fetch(client, source, f"{action}/package_show", params={"id": package})
+    try:
+        resources = _list(_result(page.content, source.dataset), "resources", source.dataset)
+    except ParseError as error:
+        raise SourceError(f"{source.dataset}: package_show {package!r}: {error}") from None
+    wanted = source.options.get("resource_name")
+    candidates = [
+        r
+        for r in resources
+        if isinstance(r, dict)
+        and r.get("datastore_active") is True
+        and r.get("id")
+        and (wanted is None or r.get("name") == wanted)
+    ]
+    if not candidates:
+        which = f"named {wanted!r} " if wanted else ""
+        raise SourceError(
+            f"{source.dataset}: package {package!r} has no DataStore resource {which}"
+            f"({len(resources)} resources)"
+        )
+    if len(candidates) > 1:
+        log.warning(
+            "%s: package %r has %d DataStore resources, reading %r; set resource_name to choose",
+            source.dataset,
+            package,
+            len(candidates),
+            candidates[0].get("name"),
+        )
+    return str(candidates[0]["id"])
+
+
+def parse_datastore(
+    content: bytes,
+    dataset: str,
+    table: Table,
+    fields: Sequence[str],
+    convert: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> Parsed:
+    """Typed rows of one ``datastore_search`` answer.
+
+    ``fields`` are the source fields the connector needs; ``convert`` maps one source record to
+    the table's columns and raises :class:`RowError` naming the column it cannot convert.
+    """
+    result = _result(content, dataset)
+    declared = {f.get("id") for f in _list(result, "fields", dataset) if isinstance(f, dict)}
+    missing = [name for name in fields if name not in declared]
+    if missing:
+        raise ParseError(
+            f"{dataset}: column {', '.join(repr(m) for m in missing)} missing from the "
+            f"datastore_search fields (schema drift); fields are {sorted(map(str, declared))}"
+        )
+    parsed = Parsed(rows={table.name: []})
+    for number, record in enumerate(_list(result, "records", dataset), 1):
+        try:
+            if not isinstance(record, dict):
+                raise RowError(f"row is a {type(record).__name__}, not an object")
+            parsed.rows[table.name].append(table.typed(convert(record)))
+        except RowError as error:
+            parsed.rejects.append(Reject(table.name, number, as_payload(record), str(error)))
+    return parsed
+
+
+# Conversions that must happen exactly once, in parse. Each returns None for an empty value, so
+# that typing reports a missing key, and raises RowError naming the column otherwise.
+
+
+def be_year(value: Any, column: str) -> int | None:
+    """A Buddhist-era year ("2568") as an integer, checked to be one."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not re.fullmatch(r"\d{4}", text) or int(text) < 2400:
+        raise RowError(
+            f"column {column!r}: expected a Buddhist-era year like '2568', got {value!r}"
+        )
+    return int(text)
+
+
+def be_date(value: Any, column: str) -> date | None:
+    """A day written day/month/Buddhist-era year ("14/03/2568") as a CE date."""
+    if value is None or str(value).strip() == "":
+        return None
+    match = _BE_DATE.fullmatch(str(value).strip())
+    if match is None:
+        raise RowError(f"column {column!r}: expected a date like '14/03/2568', got {value!r}")
+    day, month, year = (int(part) for part in match.groups())
+    if year < 2400:
+        raise RowError(f"column {column!r}: year {year} is not a Buddhist-era year in {value!r}")
+    try:
+        return date(year - BE_OFFSET, month, day)
+    except ValueError as error:
+        raise RowError(f"column {column!r}: {error} in {value!r}") from None
+
+
+def timestamp_date(value: Any, column: str) -> date | None:
+    """The date of a DataStore timestamp with no zone ("2026-11-25T00:00:00"): a local date."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return datetime.fromisoformat(str(value).strip()).date()
+    except ValueError:
+        raise RowError(
+            f"column {column!r}: expected a timestamp like '2026-11-25T00:00:00', got {value!r}"
+        ) from None
+
+
+def _offset(source: Source, watermark: str | None) -> int:
+    if watermark is None or watermark == "":
+        return 0
+    try:
+        offset = int(watermark)
+    except ValueError:
+        offset = -1
+    if offset < 0:
+        log.warning("%s: watermark %r is not an offset, reading from 0", source.dataset, watermark)
+        return 0
+    return offset
+
+
+def _result(content: bytes, dataset: str) -> dict[str, Any]:
+    """The ``result`` of a CKAN action answer, or :class:`ParseError` saying what is wrong."""
+    try:
+        envelope = json.loads(content)
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{dataset}: response is not UTF-8 at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise ParseError(
+            f"{dataset}: response is not JSON at line {error.lineno} column {error.colno} "
+            f"(char {error.pos} of {len(content)} bytes): {error.msg}"
+        ) from None
+    if not isinstance(envelope, dict) or "success" not in envelope:
+        raise ParseError(f"{dataset}: not a CKAN action response (no 'success' member)")
+    if envelope["success"] is not True:
+        raise ParseError(f"{dataset}: CKAN answered success=false: {envelope.get('error')!r}")
+    result = envelope.get("result")
+    if not isinstance(result, dict):
+        raise ParseError(f"{dataset}: CKAN response has no 'result' object")
+    return result
+
+
+def _list(result: Mapping[str, Any], member: str, dataset: str) -> list[Any]:
+    value = result.get(member)
+    if not isinstance(value, list):
+        raise ParseError(f"{dataset}: CKAN result has no {member!r} list")
+    return value

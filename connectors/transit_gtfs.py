@@ -1,0 +1,345 @@
+"""KKTS GTFS static feed: one zip, a full snapshot each time, no watermark.
+
+``parse`` loads any valid GTFS zip, not only the KKTS one: UTF-8 with or without BOM, quoted
+fields, any column order, unknown columns ignored, optional columns absent (null), optional files
+absent, members at the root or in a single top-level folder. Required files are agency, routes,
+trips, stops, stop_times, and calendar and/or calendar_dates. A missing required file or required
+column, a bad zip or an unreadable member raises :class:`ParseError` naming the file (and column);
+a bad row becomes a reject naming file, line and column.
+
+Conversions done here, once:
+
+- GTFS times (``arrival_time``, ``departure_time``, booking windows) stay text exactly as given,
+  and gain ``<field>_seconds`` (BIGINT, seconds after service-day midnight; ``25:05:00`` → 90300);
+- GTFS dates (``YYYYMMDD``) become DATE;
+- a single-agency feed may omit ``agency_id``: it is then filled with ``agency_name`` (the key
+  must not be null). ``routes.agency_id`` stays as given.
+
+Files other than the ones in ``TABLES`` (shapes, frequencies, fares, …) are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from connectors.base import Page, Parsed, ParseError, Reject, RowError, Source, Table, as_payload
+from connectors.http import fetch
+
+DATASET = "transit.gtfs"
+DEFAULT_PATH = "/gtfs/kkts-gtfs.zip"
+
+TIME_FIELDS = (
+    "arrival_time",
+    "departure_time",
+    "start_pickup_drop_off_window",
+    "end_pickup_drop_off_window",
+)
+DATE_FIELDS = ("start_date", "end_date", "date", "feed_start_date", "feed_end_date")
+_TIME = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+@dataclass(frozen=True)
+class GtfsFile:
+    """A GTFS file and the raw table it fills."""
+
+    file: str
+    table: Table
+    required_columns: tuple[str, ...]
+    required: bool = True
+
+
+def _table(name: str, key: tuple[str, ...], **columns: str) -> Table:
+    return Table(f"transit_gtfs_{name}", columns, key)
+
+
+V, B, D, DT = "VARCHAR", "BIGINT", "DOUBLE", "DATE"
+
+AGENCY = _table(
+    "agency",
+    ("agency_id",),
+    agency_id=V,
+    agency_name=V,
+    agency_url=V,
+    agency_timezone=V,
+    agency_lang=V,
+    agency_phone=V,
+    agency_fare_url=V,
+    agency_email=V,
+    cemv_support=B,
+)
+ROUTES = _table(
+    "routes",
+    ("route_id",),
+    route_id=V,
+    agency_id=V,
+    route_short_name=V,
+    route_long_name=V,
+    route_desc=V,
+    route_type=B,
+    route_url=V,
+    route_color=V,
+    route_text_color=V,
+    route_sort_order=B,
+    continuous_pickup=B,
+    continuous_drop_off=B,
+    network_id=V,
+    cemv_support=B,
+)
+TRIPS = _table(
+    "trips",
+    ("trip_id",),
+    route_id=V,
+    service_id=V,
+    trip_id=V,
+    trip_headsign=V,
+    trip_short_name=V,
+    direction_id=B,
+    block_id=V,
+    shape_id=V,
+    wheelchair_accessible=B,
+    bikes_allowed=B,
+    cars_allowed=B,
+)
+STOPS = _table(
+    "stops",
+    ("stop_id",),
+    stop_id=V,
+    stop_code=V,
+    stop_name=V,
+    tts_stop_name=V,
+    stop_desc=V,
+    stop_lat=D,
+    stop_lon=D,
+    zone_id=V,
+    stop_url=V,
+    location_type=B,
+    parent_station=V,
+    stop_timezone=V,
+    wheelchair_boarding=B,
+    level_id=V,
+    platform_code=V,
+    stop_access=B,
+)
+STOP_TIMES = _table(
+    "stop_times",
+    ("trip_id", "stop_sequence"),
+    trip_id=V,
+    arrival_time=V,
+    arrival_time_seconds=B,
+    departure_time=V,
+    departure_time_seconds=B,
+    stop_id=V,
+    location_group_id=V,
+    location_id=V,
+    stop_sequence=B,
+    stop_headsign=V,
+    start_pickup_drop_off_window=V,
+    start_pickup_drop_off_window_seconds=B,
+    end_pickup_drop_off_window=V,
+    end_pickup_drop_off_window_seconds=B,
+    pickup_type=B,
+    drop_off_type=B,
+    continuous_pickup=B,
+    continuous_drop_off=B,
+    shape_dist_traveled=D,
+    timepoint=B,
+    pickup_booking_rule_id=V,
+    drop_off_booking_rule_id=V,
+)
+CALENDAR = _table(
+    "calendar",
+    ("service_id",),
+    service_id=V,
+    monday=B,
+    tuesday=B,
+    wednesday=B,
+    thursday=B,
+    friday=B,
+    saturday=B,
+    sunday=B,
+    start_date=DT,
+    end_date=DT,
+)
+CALENDAR_DATES = _table(
+    "calendar_dates", ("service_id", "date"), service_id=V, date=DT, exception_type=B
+)
+FEED_INFO = _table(
+    "feed_info",
+    ("feed_publisher_name",),
+    feed_publisher_name=V,
+    feed_publisher_url=V,
+    feed_lang=V,
+    default_lang=V,
+    feed_start_date=DT,
+    feed_end_date=DT,
+    feed_version=V,
+    feed_contact_email=V,
+    feed_contact_url=V,
+)
+
+FILES: tuple[GtfsFile, ...] = (
+    GtfsFile("agency.txt", AGENCY, ("agency_name", "agency_url", "agency_timezone")),
+    GtfsFile("routes.txt", ROUTES, ("route_id", "route_type")),
+    GtfsFile("trips.txt", TRIPS, ("route_id", "service_id", "trip_id")),
+    GtfsFile("stops.txt", STOPS, ("stop_id",)),
+    GtfsFile("stop_times.txt", STOP_TIMES, ("trip_id", "stop_sequence")),
+    GtfsFile("calendar.txt", CALENDAR, tuple(CALENDAR.columns), required=False),
+    GtfsFile("calendar_dates.txt", CALENDAR_DATES, tuple(CALENDAR_DATES.columns), required=False),
+    GtfsFile(
+        "feed_info.txt",
+        FEED_INFO,
+        ("feed_publisher_name", "feed_publisher_url", "feed_lang"),
+        required=False,
+    ),
+)
+TABLES: tuple[Table, ...] = tuple(spec.table for spec in FILES)
+SNAPSHOT = True  # a feed is the whole timetable: a new one replaces the old
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    """The whole feed, every time: GTFS static has no notion of "new since"."""
+    path = source.options.get("path", DEFAULT_PATH)
+    yield fetch(client, source, path, extension="zip", watermark_after=None)
+
+
+def parse(content: bytes) -> Parsed:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise ParseError(f"{DATASET}: not a valid zip file: {error}") from None
+    members = _members(archive)
+    missing = [spec.file for spec in FILES if spec.required and spec.file not in members]
+    if "calendar.txt" not in members and "calendar_dates.txt" not in members:
+        missing.append("calendar.txt (or calendar_dates.txt)")
+    if missing:
+        raise ParseError(f"{DATASET}: missing required file {missing[0]}")
+    parsed = Parsed()
+    for spec in FILES:
+        if spec.file in members:
+            _parse_file(spec, _read(archive, members[spec.file], spec.file), parsed)
+    return parsed
+
+
+def _members(archive: zipfile.ZipFile) -> dict[str, str]:
+    """File name -> member name: files at the root, or else all in one top-level folder."""
+    names = [name for name in archive.namelist() if not name.endswith("/")]
+    root = {name: name for name in names if "/" not in name}
+    if root:
+        return root
+    folders = {name.split("/", 1)[0] for name in names}
+    if len(folders) == 1:
+        return {name.split("/", 1)[1]: name for name in names if name.count("/") == 1}
+    return {}
+
+
+def _read(archive: zipfile.ZipFile, member: str, file: str) -> str:
+    try:
+        data = archive.read(member)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as error:
+        raise ParseError(f"{file}: cannot be read from the zip: {error}") from None
+    # surrogateescape keeps undecodable bytes so that only the rows holding them are rejected
+    return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
+    table = spec.table
+    rows = parsed.rows.setdefault(table.name, [])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ParseError(f"{spec.file}: empty file, no header")
+        header = [name.strip().lstrip("\ufeff") for name in header]
+        for column in spec.required_columns:
+            if column not in header:
+                raise ParseError(f"{spec.file}: missing required column {column!r}")
+        records = []
+        for row_number, values in enumerate(reader, start=1):
+            if not any(value.strip() for value in values):
+                continue  # blank line
+            records.append((row_number, reader.line_num, values))
+    except csv.Error as error:
+        raise ParseError(f"{spec.file}: line {reader.line_num}: {error}") from None
+    fill_agency = spec.file == "agency.txt" and len(records) == 1
+    for row_number, line, values in records:
+        received = dict(zip(header, values, strict=False))
+        try:
+            if len(values) > len(header) and not any(v.strip() for v in values[len(header) :]):
+                values = values[: len(header)]  # trailing empty fields: harmless
+            if len(values) != len(header):
+                column = header[min(len(values), len(header) - 1)]
+                raise RowError(
+                    f"column {column!r}: expected {len(header)} fields, got {len(values)}"
+                )
+            record = _record(table, received)
+            if fill_agency and not record.get("agency_id"):
+                record["agency_id"] = record.get("agency_name")
+            rows.append(table.typed(record))
+        except RowError as error:
+            parsed.rejects.append(
+                Reject(
+                    table.name, row_number, _payload(received), f"{spec.file} line {line}: {error}"
+                )
+            )
+
+
+def _record(table: Table, received: dict[str, str]) -> dict[str, Any]:
+    """The known columns of one row, with GTFS times and dates converted."""
+    record: dict[str, Any] = {}
+    for column, value in received.items():
+        if column not in table.columns:
+            continue
+        if _has_surrogates(value):
+            raise RowError(f"column {column!r}: not valid UTF-8")
+        record[column] = value
+        if value.strip() == "":
+            continue
+        if column in TIME_FIELDS:
+            record[f"{column}_seconds"] = _seconds(column, value)
+        elif column in DATE_FIELDS:
+            record[column] = _date(column, value)
+    return record
+
+
+def _seconds(column: str, value: str) -> int:
+    match = _TIME.fullmatch(value.strip())
+    if not match:
+        raise RowError(f"column {column!r}: expected a GTFS time H:MM:SS, got {value!r}")
+    hours, minutes, seconds = (int(part) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _date(column: str, value: str) -> date:
+    match = _DATE.fullmatch(value.strip())
+    try:
+        if not match:
+            raise ValueError
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        raise RowError(f"column {column!r}: expected a date YYYYMMDD, got {value!r}") from None
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in value)
+
+
+def _payload(received: dict[str, str]) -> str:
+    """The row as received; undecodable bytes shown as U+FFFD so the payload can be stored."""
+    clean = {
+        name: value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if _has_surrogates(value)
+        else value
+        for name, value in received.items()
+    }
+    return as_payload(clean)

@@ -1,0 +1,148 @@
+"""KKTS ticketing API: daily tap-ins per municipality, route (GTFS ``route_id``) and fare product.
+
+``extract`` lists the municipalities (``options["municipalities"]``, or else the API's
+``municipalities_path``), then for each one pages through ``path`` with ``municipality_id``,
+``from``, ``to``, ``page`` and ``page_size`` (``source.page_size``), following ``links.next``
+(absolute URLs). The window runs from the day after the watermark (first run:
+``options["history_days"]`` back, default 365) up to yesterday of ``as_of`` (default today in
+Asia/Bangkok); when it is empty nothing is fetched.
+
+Watermark: the last service date fully loaded (ISO date text). A date counts as loaded once it
+has been seen for every municipality that returned any data, so a source that lags (or stalls)
+keeps its missing days for the next run; the watermark never moves back. Only the run's last
+page carries the new watermark; earlier pages carry the old one.
+
+Conversions in ``parse``: ``tap_ins`` given as text with thousands separators ("1,234") become
+BIGINT (done by the DATE/BIGINT casts of :class:`connectors.base.Table`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from connectors.base import Page, Parsed, ParseError, Source, SourceError, Table, as_payload
+from connectors.http import fetch
+
+DATASET = "transit.ridership"
+DEFAULT_PATH = "/api/v1/ridership"
+DEFAULT_MUNICIPALITIES_PATH = "/api/v1/municipalities"
+DEFAULT_HISTORY_DAYS = 365
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+
+RIDERSHIP = Table(
+    "transit_ridership",
+    {
+        "service_date": "DATE",
+        "municipality_id": "VARCHAR",
+        "route_id": "VARCHAR",
+        "fare_product": "VARCHAR",
+        "tap_ins": "BIGINT",
+    },
+    ("service_date", "municipality_id", "route_id", "fare_product"),
+)
+TABLES: tuple[Table, ...] = (RIDERSHIP,)
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    options = source.options
+    today = _as_of(source)
+    last = today - timedelta(days=1)
+    first = (
+        date.fromisoformat(watermark) + timedelta(days=1)
+        if watermark
+        else today - timedelta(days=int(options.get("history_days", DEFAULT_HISTORY_DAYS)))
+    )
+    if first > last:
+        return
+    newest: dict[str, date] = {}  # municipality -> latest service date it returned
+    held: Page | None = None  # each page is held back until we know whether it is the last
+    for municipality_id in options.get("municipalities") or _municipalities(client, source):
+        url: str | None = options.get("path", DEFAULT_PATH)
+        params: dict[str, Any] | None = {
+            "municipality_id": municipality_id,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "page": 1,
+            "page_size": source.page_size,
+        }
+        seen: set[str] = set()
+        while url:
+            page = fetch(client, source, url, params=params, watermark_after=watermark)
+            if page.url in seen:
+                raise SourceError(f"{DATASET}: links.next loops back to {page.url}")
+            seen.add(page.url)
+            body = _body(page)
+            for row in body.get("data") or []:
+                day = _service_date(row)
+                if day and day > newest.get(municipality_id, date.min):
+                    newest[municipality_id] = day
+            if held:
+                yield held
+            held = page
+            url, params = (body.get("links") or {}).get("next"), None
+    if held:
+        loaded = min(min(newest.values()), last) if newest else None
+        if watermark and (loaded is None or loaded.isoformat() < watermark):
+            loaded = date.fromisoformat(watermark)
+        yield replace(held, watermark_after=loaded.isoformat() if loaded else None)
+
+
+def _as_of(source: Source) -> date:
+    """The run's "today" (Asia/Bangkok); ``options["as_of"]`` pins it for backfills and tests."""
+    value = source.options.get("as_of")
+    if value:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    return datetime.now(BANGKOK).date()
+
+
+def _municipalities(client: httpx.Client, source: Source) -> list[str]:
+    path = source.options.get("municipalities_path", DEFAULT_MUNICIPALITIES_PATH)
+    body = _body(fetch(client, source, path))
+    try:
+        return [str(item["municipality_id"]) for item in body["data"]]
+    except (KeyError, TypeError) as error:
+        raise SourceError(f"{DATASET}: {path} lists no municipality ids ({error!r})") from None
+
+
+def _body(page: Page) -> dict[str, Any]:
+    """The JSON envelope of a page, needed during extract to follow ``links.next``."""
+    try:
+        body = json.loads(page.content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SourceError(f"{DATASET}: {page.url} is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise SourceError(f"{DATASET}: {page.url} is not a JSON object")
+    return body
+
+
+def _service_date(row: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(row["service_date"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def parse(content: bytes) -> Parsed:
+    try:
+        body = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{DATASET}: response is not UTF-8: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ParseError(f"{DATASET}: response is not valid JSON: {error}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise ParseError(f"{DATASET}: response has no 'data' list")
+    parsed = Parsed()
+    RIDERSHIP.collect(
+        (
+            (number, row if isinstance(row, dict) else {}, as_payload(row))
+            for number, row in enumerate(body["data"], start=1)
+        ),
+        parsed,
+    )
+    return parsed

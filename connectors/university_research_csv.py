@@ -1,0 +1,163 @@
+"""Khon Kaen University legacy research export of EMS dispatches (university.research_csv; HE01).
+
+``extract`` reads the whole export, ``GET <path>`` (option ``path``, default
+``/exports/ems-dispatch.csv``), every run: one Page, no watermark (``watermark_after`` is None).
+
+The export is a legacy file: cp874 (Windows Thai, a superset of TIS-620), comma separated, one
+record per line (a record with an embedded line break is not supported and shows up as lines with
+the wrong number of fields), a header of Thai column names, local times written
+``dd/mm/yyyy HH:MM`` with Buddhist-era years. ``parse`` does, once:
+
+- decodes each line as cp874; a line that does not decode is a reject naming the column where the
+  bad bytes are (the payload shows them as ``\\xNN``);
+- maps the Thai headers to English snake_case columns (a missing header is a :class:`ParseError`
+  naming it; an unknown extra header is ignored with a warning: the raw file keeps it);
+- converts the Buddhist-era local times to UTC (year - 543, then from +07:00), keeping the text as
+  written in ``call_time_be`` / ``scene_arrival_time_be``; a year that is not Buddhist era (below
+  2400) is a reject, as the conversion would be ambiguous;
+- keeps the Thai text (municipality, incident type, priority, level, hospital) as written.
+
+A line with the wrong number of fields is a reject; ``row_number`` is the line number in the file
+(the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from connectors.base import Page, Parsed, ParseError, Reject, RowError, Source, Table
+from connectors.http import fetch
+
+log = logging.getLogger(__name__)
+
+DATASET = "university.research_csv"
+EXPORT_PATH = "/exports/ems-dispatch.csv"
+ENCODING = "cp874"
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+BE_OFFSET = 543
+
+DISPATCHES = Table(
+    name="university_ems_dispatches",
+    columns={
+        "incident_id": "VARCHAR",
+        "call_at": "TIMESTAMPTZ",
+        "scene_arrival_at": "TIMESTAMPTZ",
+        "call_time_be": "VARCHAR",
+        "scene_arrival_time_be": "VARCHAR",
+        "municipality_th": "VARCHAR",
+        "incident_type_th": "VARCHAR",
+        "priority_th": "VARCHAR",
+        "response_level": "VARCHAR",
+        "hospital_th": "VARCHAR",
+    },
+    key=("incident_id",),
+)
+TABLES = (DISPATCHES,)
+SNAPSHOT = True  # each export is the whole register
+
+# Thai header as the legacy system writes it -> the field it holds.
+HEADERS = {
+    "เลขที่เหตุการณ์": "incident_id",
+    "วันเวลารับแจ้ง": "call_time_be",
+    "วันเวลาถึงที่เกิดเหตุ": "scene_arrival_time_be",
+    "เทศบาล": "municipality_th",
+    "ประเภทเหตุ": "incident_type_th",
+    "ระดับความเร่งด่วน": "priority_th",
+    "ระดับชุดปฏิบัติการ": "response_level",
+    "โรงพยาบาลที่รับผิดชอบ": "hospital_th",
+}
+# Timestamp text column -> the UTC column it becomes.
+_TIMES = {"call_time_be": "call_at", "scene_arrival_time_be": "scene_arrival_at"}
+_LOCAL_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) +(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
+    """The full export, as one Page; ``watermark`` is ignored (the dataset has none)."""
+    path = source.options.get("path", EXPORT_PATH)
+    yield fetch(client, source, path, extension="csv", watermark_after=None)
+
+
+def parse(content: bytes) -> Parsed:
+    """The cp874 export -> typed dispatch rows, with undecodable or ragged lines as rejects."""
+    lines = content.split(b"\n")
+    header_line = _decode(lines[0].rstrip(b"\r")) if lines else ""
+    if header_line is None or not header_line.strip():
+        problem = "does not decode as cp874" if header_line is None else "is empty"
+        raise ParseError(f"{DATASET}: line 1 (the header) {problem}")
+    header = [name.strip() for name in next(csv.reader([header_line]))]
+    missing = [f"{thai!r} ({field})" for thai, field in HEADERS.items() if thai not in header]
+    if missing:
+        raise ParseError(f"{DATASET}: header line lacks column(s) {', '.join(missing)}")
+    unknown = [name for name in header if name not in HEADERS]
+    if unknown:
+        log.warning("%s: ignoring unknown column(s) %s", DATASET, unknown)
+    parsed = Parsed(rows={DISPATCHES.name: []})
+    rows = parsed.rows[DISPATCHES.name]
+    for number, raw in enumerate(lines[1:], start=2):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue
+        text = _decode(raw)
+        payload = text if text is not None else raw.decode(ENCODING, errors="backslashreplace")
+        try:
+            if text is None:
+                raise RowError(_encoding_reason(raw, header))
+            fields = next(csv.reader([text]))
+            if len(fields) != len(header):
+                raise RowError(f"line has {len(fields)} fields, the header has {len(header)}")
+            rows.append(DISPATCHES.typed(_record(header, fields)))
+        except RowError as error:
+            parsed.rejects.append(Reject(DISPATCHES.name, number, payload, str(error)))
+    return parsed
+
+
+def _decode(raw: bytes) -> str | None:
+    try:
+        return raw.decode(ENCODING)
+    except UnicodeDecodeError:
+        return None
+
+
+def _encoding_reason(raw: bytes, header: list[str]) -> str:
+    """Name the column holding the first byte that is not cp874."""
+    text = raw.decode(ENCODING, errors="surrogateescape")
+    bad = next(i for i, char in enumerate(text) if "\udc80" <= char <= "\udcff")
+    index = len(next(csv.reader([text[:bad]]), [""])) - 1 if bad else 0
+    column = HEADERS.get(header[index], header[index]) if index < len(header) else "?"
+    byte = ord(text[bad]) - 0xDC00
+    return f"column {column!r}: byte 0x{byte:02x} is not valid cp874"
+
+
+def _record(header: list[str], fields: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, value in zip(header, fields, strict=True):
+        if name in HEADERS:
+            record[HEADERS[name]] = value.strip()
+    for text_column, utc_column in _TIMES.items():
+        record[utc_column] = _be_local_time(record[text_column], text_column)
+    return record
+
+
+def _be_local_time(text: str, column: str) -> datetime | None:
+    """``25/11/2568 14:03`` (local, Buddhist era) -> aware datetime (Table.typed makes it UTC)."""
+    if not text:
+        return None
+    match = _LOCAL_TIME.fullmatch(text)
+    if not match:
+        raise RowError(
+            f"column {column!r}: expected 'dd/mm/yyyy HH:MM' (Buddhist era), got {text!r}"
+        )
+    day, month, year, hour, minute, second = (int(part or 0) for part in match.groups())
+    if year < 2400:
+        raise RowError(f"column {column!r}: year {year} in {text!r} is not a Buddhist-era year")
+    try:
+        return datetime(year - BE_OFFSET, month, day, hour, minute, second, tzinfo=BANGKOK)
+    except ValueError as error:
+        raise RowError(f"column {column!r}: {error} in {text!r}") from None

@@ -1,0 +1,206 @@
+"""Prefect flows that ingest: one per stakeholder, a task per dataset, and ``programme_daily``.
+
+Flows take only JSON-friendly parameters (``config``, ``data_dir``) so deployments can run them;
+every flow run writes its row to the run ledger ``audit.runs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect.runtime import flow_run
+
+from connectors.registry import connector_for, datasets_of
+from flows.config import Settings, load_settings
+from warehouse import audit
+from warehouse.ingest import ingest_file, ingest_source
+from warehouse.loader import BatchResult
+
+
+class IngestError(RuntimeError):
+    """One or more datasets could not be ingested; the message names each with its reason."""
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    dataset: str
+    batches: int
+    rows_received: int
+    rows_loaded: int
+    rows_quarantined: int
+    statuses: dict[str, int]
+
+    @classmethod
+    def of(cls, dataset: str, results: list[BatchResult]) -> DatasetSummary:
+        statuses: dict[str, int] = {}
+        for result in results:
+            statuses[result.status] = statuses.get(result.status, 0) + 1
+        return cls(
+            dataset,
+            len(results),
+            sum(r.rows_received for r in results),
+            sum(r.rows_loaded for r in results),
+            sum(r.rows_quarantined for r in results),
+            statuses,
+        )
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    cache_policy=NO_CACHE,
+    task_run_name="ingest {dataset}",
+)
+def ingest_dataset(
+    settings: Settings, dataset: str, run_id: str, url: str | None = None
+) -> DatasetSummary:
+    """Extract what is new, land it, load it. I/O: retried, and safe to retry."""
+    logger = get_run_logger()
+
+    def report(result: BatchResult) -> None:
+        logger.info(
+            "%s batch %s: %s, %d received = %d loaded + %d quarantined%s",
+            dataset,
+            result.batch_id,
+            result.status,
+            result.rows_received,
+            result.rows_loaded,
+            result.rows_quarantined,
+            f" ({result.detail})" if result.detail else "",
+        )
+
+    results = ingest_source(
+        settings.warehouse,
+        connector_for(dataset),
+        settings.source(dataset, url),
+        run_id,
+        on_batch=report,
+    )
+    return DatasetSummary.of(dataset, results)
+
+
+@flow(name="ingest")
+def ingest(
+    datasets: list[str],
+    url: str | None = None,
+    config: str | None = None,
+    data_dir: str | None = None,
+) -> list[DatasetSummary]:
+    """Ingest the named datasets; ``url`` overrides the endpoint (with one dataset)."""
+    settings = _settings(config, data_dir)
+    return _ingest_all(settings, datasets, url)
+
+
+@flow(name="city")
+def city(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
+    """The city municipality: CKAN open-data portal and the LoRaWAN sensor network."""
+    return _ingest_all(_settings(config, data_dir), datasets_of("city"))
+
+
+@flow(name="transit")
+def transit(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
+    """KKTS: GTFS, GTFS-Realtime and ticketing ridership."""
+    return _ingest_all(_settings(config, data_dir), datasets_of("transit"))
+
+
+@flow(name="university")
+def university(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
+    """Khon Kaen University: FHIR MeasureReports and the EMS research export."""
+    return _ingest_all(_settings(config, data_dir), datasets_of("university"))
+
+
+@flow(name="citizens")
+def citizens(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
+    """Citizens' complaints through the Open311 channel."""
+    return _ingest_all(_settings(config, data_dir), datasets_of("citizens"))
+
+
+STAKEHOLDER_FLOWS = (city, transit, university, citizens)
+
+
+@flow(name="programme_daily")
+def programme_daily(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
+    """Every stakeholder once, in order; a failing stakeholder does not stop the others."""
+    settings = _settings(config, data_dir)
+    with recorded_run(settings, ["*"]):
+        summaries, failures = [], []
+        for stakeholder_flow in STAKEHOLDER_FLOWS:
+            state = stakeholder_flow(config=config, data_dir=data_dir, return_state=True)
+            if state.is_completed():
+                summaries.extend(state.result())
+            else:
+                failures.append(f"{stakeholder_flow.name}: {state.message}")
+        if failures:
+            raise IngestError("; ".join(failures))
+        return summaries
+
+
+@flow(name="ingest-file")
+def ingest_received_file(
+    dataset: str, path: str, config: str | None = None, data_dir: str | None = None
+) -> DatasetSummary:
+    """Load a file a steward received by hand; a file that cannot be parsed fails the run."""
+    settings = _settings(config, data_dir)
+    with recorded_run(settings, [dataset]) as run_id:
+        result = ingest_file(
+            settings.warehouse, connector_for(dataset), dataset, Path(path), run_id
+        )
+        get_run_logger().info(
+            "%s: %s from %s, %d loaded, %d quarantined",
+            dataset,
+            result.status,
+            path,
+            result.rows_loaded,
+            result.rows_quarantined,
+        )
+        if result.status == "rejected":
+            raise IngestError(
+                f"{dataset}: {path} rejected, nothing loaded (batch {result.batch_id}): "
+                f"{result.detail}"
+            )
+        return DatasetSummary.of(dataset, [result])
+
+
+@contextmanager
+def recorded_run(settings: Settings, datasets: list[str]) -> Iterator[str]:
+    """Write this flow run's row to ``audit.runs`` at start, and close it with its outcome."""
+    run_id = str(flow_run.id)
+    audit.start_run(settings.warehouse, run_id, flow_run.flow_name, datasets)
+    try:
+        yield run_id
+    except BaseException as error:
+        audit.finish_run(settings.warehouse, run_id, error=f"{type(error).__name__}: {error}")
+        raise
+    audit.finish_run(settings.warehouse, run_id)
+
+
+def _ingest_all(
+    settings: Settings, datasets: list[str], url: str | None = None
+) -> list[DatasetSummary]:
+    for dataset in datasets:
+        connector_for(dataset)  # unknown names fail before anything runs
+    if url and len(datasets) != 1:
+        raise ValueError("--url overrides one dataset's endpoint: name exactly one dataset")
+    with recorded_run(settings, datasets) as run_id:
+        futures = [ingest_dataset.submit(settings, d, run_id, url) for d in datasets]
+        wait(futures)
+        summaries, failures = [], []
+        for dataset, future in zip(datasets, futures, strict=True):
+            state = future.state
+            if state.is_completed():
+                summaries.append(future.result())
+            else:
+                failures.append(f"{dataset}: {state.message}")
+        if failures:
+            raise IngestError("; ".join(failures))
+        return summaries
+
+
+def _settings(config: str | None, data_dir: str | None) -> Settings:
+    return load_settings(Path(config) if config else None, Path(data_dir) if data_dir else None)

@@ -1,0 +1,222 @@
+"""Landing and loading against a real DuckDB file: upserts, quarantine, change detection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from connectors.base import Page, Parsed, ParseError, Table, as_payload
+from warehouse.audit import dataset_status
+from warehouse.db import Warehouse
+from warehouse.ingest import ingest_page
+from warehouse.landing import manifest_rows
+
+READINGS = Table(
+    name="test_readings",
+    columns={"station": "VARCHAR", "day": "DATE", "value": "DOUBLE", "note": "VARCHAR"},
+    key=("station", "day"),
+)
+
+
+def parse(content: bytes) -> Parsed:
+    try:
+        records = json.loads(content)
+    except json.JSONDecodeError as error:
+        raise ParseError(f"invalid JSON at char {error.pos}") from None
+    parsed = Parsed(version=None)
+    READINGS.collect(((i, r, as_payload(r)) for i, r in enumerate(records, 1)), parsed)
+    return parsed
+
+
+CONNECTOR = SimpleNamespace(DATASET="test.readings", TABLES=(READINGS,), parse=parse)
+
+
+def page(records: object, url: str = "http://s.test/readings?page=1") -> Page:
+    body = records if isinstance(records, bytes) else json.dumps(records).encode()
+    return Page(url=url, content=body, extension="json", received_at=datetime.now(UTC))
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "data")
+
+
+def rows(warehouse: Warehouse, sql: str) -> list[tuple]:
+    with warehouse.read() as con:
+        return con.execute(sql).fetchall()
+
+
+def test_bad_rows_are_quarantined_with_reason_and_the_rest_loaded(warehouse: Warehouse) -> None:
+    result = ingest_page(
+        warehouse,
+        CONNECTOR,
+        "test.readings",
+        page(
+            [
+                {"station": "KK1", "day": "2026-01-01", "value": "1,250.5"},
+                {"station": "KK1", "day": "2026-01-02", "value": "n/a"},
+                {"station": None, "day": "2026-01-03", "value": 3},
+            ]
+        ),
+        "run-1",
+    )
+    assert (result.status, result.rows_received, result.rows_loaded) == ("loaded", 3, 1)
+    assert rows(warehouse, "select station, value, _batch_id from raw.test_readings") == [
+        ("KK1", 1250.5, result.batch_id)
+    ]
+    quarantined = rows(
+        warehouse, "select row_number, reason, payload from quarantine.rows order by row_number"
+    )
+    assert [(n, reason) for n, reason, _ in quarantined] == [
+        (2, "column 'value': could not convert string to float: 'n/a'"),
+        (3, "column 'station': key is missing"),
+    ]
+    assert json.loads(quarantined[0][2])["value"] == "n/a"
+
+
+def test_upsert_replaces_same_key_and_rerun_adds_no_duplicates(warehouse: Warehouse) -> None:
+    first = [{"station": "KK1", "day": "2026-01-01", "value": 1}]
+    ingest_page(warehouse, CONNECTOR, "test.readings", page(first), None)
+    corrected = [
+        {"station": "KK1", "day": "2026-01-01", "value": 2},
+        {"station": "KK2", "day": "2026-01-01", "value": 5},
+    ]
+    ingest_page(warehouse, CONNECTOR, "test.readings", page(corrected, url="http://s.test/b"), None)
+    again = ingest_page(
+        warehouse, CONNECTOR, "test.readings", page(corrected, url="http://s.test/b"), None
+    )
+    assert again.status == "unchanged" and again.rows_loaded == 0
+    assert rows(warehouse, "select station, value from raw.test_readings order by 1") == [
+        ("KK1", 2.0),
+        ("KK2", 5.0),
+    ]
+
+
+def test_unparseable_response_is_one_quarantined_document(warehouse: Warehouse) -> None:
+    result = ingest_page(
+        warehouse, CONNECTOR, "test.readings", page(b'[{"station": "KK1", "da'), None
+    )
+    assert (result.status, result.rows_received, result.rows_quarantined) == ("rejected", 1, 1)
+    [(number, reason, payload)] = rows(
+        warehouse, "select row_number, reason, payload from quarantine.rows"
+    )
+    assert number == 0 and "invalid JSON at char" in reason and "kept at raw/" in payload
+    assert rows(
+        warehouse, "select count(*) from information_schema.tables where table_schema = 'raw'"
+    ) == [(0,)]
+
+
+def test_manifest_matches_every_landed_file_and_files_are_read_only(warehouse: Warehouse) -> None:
+    for n in range(3):
+        ingest_page(
+            warehouse,
+            CONNECTOR,
+            "test.readings",
+            page([{"station": f"S{n}", "day": "2026-01-01", "value": n}], url=f"http://s/{n}"),
+            None,
+        )
+    manifest = manifest_rows(warehouse.raw_dir, "test.readings")
+    assert len(manifest) == 3
+    for entry in manifest:
+        content = (warehouse.raw_dir / entry.path).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == entry.sha256
+        assert len(content) == entry.bytes
+        assert (warehouse.raw_dir / entry.path).stat().st_mode & 0o222 == 0
+    audited = rows(warehouse, "select raw_path, sha256 from audit.batches order by batch_id")
+    assert audited == [(f"raw/{e.path}", e.sha256) for e in manifest]
+
+
+def test_tampered_raw_file_is_refused(warehouse: Warehouse) -> None:
+    from warehouse.landing import land
+    from warehouse.loader import load_batch
+
+    landed = land(warehouse.raw_dir, "test.readings", page([]))
+    target = warehouse.raw_dir / landed.path
+    os.chmod(target, 0o644)
+    target.write_bytes(b"[]   ")
+    with pytest.raises(ValueError, match="the landing zone was changed after receipt"):
+        load_batch(warehouse, CONNECTOR, landed, None)
+
+
+def test_declared_version_that_did_not_move_is_stale(warehouse: Warehouse) -> None:
+    def versioned(content: bytes) -> Parsed:
+        parsed = parse(content)
+        parsed.version = "1764115200"
+        return parsed
+
+    feed = SimpleNamespace(TABLES=(READINGS,), parse=versioned)
+    first = ingest_page(
+        warehouse,
+        feed,
+        "test.feed",
+        page([{"station": "A", "day": "2026-01-01", "value": 1}]),
+        None,
+    )
+    second = ingest_page(
+        warehouse,
+        feed,
+        "test.feed",
+        page([{"station": "A", "day": "2026-01-01", "value": 9}]),
+        None,
+    )
+    assert (first.status, second.status) == ("loaded", "stale")
+    assert "header timestamp 1764115200" in second.detail
+    assert rows(warehouse, "select value from raw.test_readings") == [(1.0,)]
+
+
+def test_new_connector_column_is_added_to_an_existing_table(warehouse: Warehouse) -> None:
+    ingest_page(warehouse, CONNECTOR, "test.readings", page([]), None)
+    wider = Table(READINGS.name, {**READINGS.columns, "unit": "VARCHAR"}, READINGS.key)
+
+    def parse_wider(content: bytes) -> Parsed:
+        parsed = Parsed()
+        wider.collect([(1, json.loads(content)[0], "")], parsed)
+        return parsed
+
+    ingest_page(
+        warehouse,
+        SimpleNamespace(TABLES=(wider,), parse=parse_wider),
+        "test.readings",
+        page([{"station": "A", "day": "2026-01-01", "value": 1, "unit": "ug/m3"}]),
+        None,
+    )
+    assert rows(warehouse, "select unit from raw.test_readings") == [("ug/m3",)]
+
+
+def test_status_counts_and_freshness(warehouse: Warehouse) -> None:
+    ingest_page(
+        warehouse,
+        CONNECTOR,
+        "test.readings",
+        page([{"station": "A", "day": "2026-01-01", "value": 1}, {"station": "B"}]),
+        None,
+    )
+    [status, never] = dataset_status(warehouse, {"test.readings": 1.0, "test.other": 1.0})
+    assert (status.batches, status.rows_received, status.rows_loaded) == (1, 2, 1)
+    assert status.rows_quarantined == 1 and status.freshness == "fresh"
+    assert never.freshness == "never" and never.batches == 0
+
+
+def test_snapshot_replaces_the_table_and_compares_with_the_last_batch(
+    warehouse: Warehouse,
+) -> None:
+    snapshot = SimpleNamespace(TABLES=(READINGS,), parse=parse, SNAPSHOT=True)
+    feed_a = [
+        {"station": "A", "day": "2026-01-01", "value": 1},
+        {"station": "B", "day": "2026-01-01", "value": 2},
+    ]
+    feed_b = [{"station": "A", "day": "2026-01-01", "value": 1}]
+    statuses = [
+        ingest_page(warehouse, snapshot, "test.feed", page(feed, url=url), None).status
+        for feed, url in [(feed_a, "http://s/feed"), (feed_b, "file:///b.zip")]
+    ]
+    assert rows(warehouse, "select station from raw.test_readings") == [("A",)]
+    again = ingest_page(warehouse, snapshot, "test.feed", page(feed_a, url="http://s/feed"), None)
+    assert statuses == ["loaded", "loaded"] and again.status == "loaded"
+    assert rows(warehouse, "select station from raw.test_readings order by 1") == [("A",), ("B",)]
