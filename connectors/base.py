@@ -19,8 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")  # local time of every source; no DST
+BE_OFFSET = 543  # Buddhist-era year = CE year + 543
 
 
 class SourceError(Exception):
@@ -131,6 +134,22 @@ class Table:
                 rows.append(self.typed(record))
             except RowError as error:
                 parsed.rejects.append(Reject(self.name, row_number, payload, str(error)))
+
+
+def read_json(content: bytes, dataset: str) -> Any:
+    """The JSON document in ``content``, or :class:`ParseError` saying where it breaks.
+
+    Decoded as UTF-8 first (a BOM is allowed): ``json.loads`` on bytes would guess UTF-16/32.
+    """
+    try:
+        return json.loads(content.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise ParseError(f"{dataset}: response is not UTF-8 (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ParseError(
+            f"{dataset}: response is not valid JSON at line {error.lineno} column {error.colno} "
+            f"(char {error.pos} of {len(content)} bytes): {error.msg}"
+        ) from None
 
 
 def as_payload(record: Any) -> str:

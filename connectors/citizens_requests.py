@@ -30,12 +30,13 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from connectors.base import (
+    BANGKOK,
     Page,
     Parsed,
     ParseError,
@@ -48,7 +49,7 @@ from connectors.base import (
 from connectors.http import fetch
 
 DATASET = "citizens.requests"
-LOCAL = timezone(timedelta(hours=7), "Asia/Bangkok")  # GeoReport wants W3C datetimes with offset
+LOCAL = BANGKOK  # GeoReport wants W3C datetimes with offset
 MAX_WINDOW_DAYS = 90  # GeoReport v2: a start_date/end_date range may not span more than 90 days
 
 REQUESTS = Table(

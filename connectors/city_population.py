@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from connectors import ckan
-from connectors.base import Page, Parsed, Source, Table
+from connectors.base import BE_OFFSET, Page, Parsed, Source, Table
 
 DATASET = "city.population"
 PACKAGE = "kk-population"
@@ -70,7 +70,7 @@ def _row(record: Mapping[str, Any]) -> dict[str, Any]:
         "community_name": record.get("community_name"),
         "municipality": record.get("municipality"),
         "year_be": year_be,
-        "year_ce": None if year_be is None else year_be - ckan.BE_OFFSET,
+        "year_ce": None if year_be is None else year_be - BE_OFFSET,
         "population": record.get("population"),
         "households": record.get("households"),
         "latitude": record.get("lat"),

@@ -53,6 +53,7 @@ from connectors.base import (
     SourceError,
     Table,
     as_payload,
+    read_json,
 )
 from connectors.http import fetch
 
@@ -188,16 +189,7 @@ def _payload(event: Any) -> str:
 
 
 def _events_and_next(content: bytes) -> tuple[list[Any], str | None]:
-    try:
-        # Decoded explicitly: json.loads would guess UTF-16/32 from the first bytes.
-        body = json.loads(content.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        raise ParseError(f"{DATASET}: response is not UTF-8 (byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise ParseError(
-            f"{DATASET}: response is not valid JSON at line {error.lineno} column {error.colno} "
-            f"(char {error.pos}): {error.msg}"
-        ) from None
+    body = read_json(content, DATASET)
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise ParseError(f"{DATASET}: response has no 'events' list")
     next_url = body.get("next")

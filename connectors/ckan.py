@@ -24,7 +24,6 @@ by the connector's function and typed, and a record that fails becomes a :class:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any
 import httpx
 
 from connectors.base import (
+    BE_OFFSET,
     Page,
     Parsed,
     ParseError,
@@ -43,13 +43,13 @@ from connectors.base import (
     SourceError,
     Table,
     as_payload,
+    read_json,
 )
 from connectors.http import fetch
 
 log = logging.getLogger(__name__)
 
 ACTION_PATH = "/api/3/action"
-BE_OFFSET = 543  # Buddhist-era year = CE year + 543
 _BE_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
@@ -219,15 +219,7 @@ def _offset(source: Source, watermark: str | None) -> int:
 
 def _result(content: bytes, dataset: str) -> dict[str, Any]:
     """The ``result`` of a CKAN action answer, or :class:`ParseError` saying what is wrong."""
-    try:
-        envelope = json.loads(content)
-    except UnicodeDecodeError as error:
-        raise ParseError(f"{dataset}: response is not UTF-8 at byte {error.start}") from None
-    except json.JSONDecodeError as error:
-        raise ParseError(
-            f"{dataset}: response is not JSON at line {error.lineno} column {error.colno} "
-            f"(char {error.pos} of {len(content)} bytes): {error.msg}"
-        ) from None
+    envelope = read_json(content, dataset)
     if not isinstance(envelope, dict) or "success" not in envelope:
         raise ParseError(f"{dataset}: not a CKAN action response (no 'success' member)")
     if envelope["success"] is not True:

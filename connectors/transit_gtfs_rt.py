@@ -27,21 +27,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 from google.protobuf.message import DecodeError, Message
 from google.transit import gtfs_realtime_pb2 as rt
 
-from connectors.base import NotFoundError, Page, Parsed, ParseError, Source, Table, as_payload
+from connectors.base import (
+    BANGKOK,
+    NotFoundError,
+    Page,
+    Parsed,
+    ParseError,
+    Source,
+    Table,
+    as_payload,
+)
 from connectors.http import fetch
 
 DATASET = "transit.gtfs_rt"
 DEFAULT_TRIP_UPDATES_PATH = "/gtfs-rt/trip-updates.pb"
 DEFAULT_VEHICLE_POSITIONS_PATH = "/gtfs-rt/vehicle-positions.pb"
 DEFAULT_ARCHIVE_PATH = "/gtfs-rt/archive/{date}/trip-updates.pb"
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
 V, B, D, DT, TS = "VARCHAR", "BIGINT", "DOUBLE", "DATE", "TIMESTAMPTZ"
 _TRIP_COLUMNS = {

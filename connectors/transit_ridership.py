@@ -18,22 +18,30 @@ BIGINT (done by the DATE/BIGINT casts of :class:`connectors.base.Table`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from connectors.base import Page, Parsed, ParseError, Source, SourceError, Table, as_payload
+from connectors.base import (
+    BANGKOK,
+    Page,
+    Parsed,
+    ParseError,
+    Source,
+    SourceError,
+    Table,
+    as_payload,
+    read_json,
+)
 from connectors.http import fetch
 
 DATASET = "transit.ridership"
 DEFAULT_PATH = "/api/v1/ridership"
 DEFAULT_MUNICIPALITIES_PATH = "/api/v1/municipalities"
 DEFAULT_HISTORY_DAYS = 365
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
 RIDERSHIP = Table(
     "transit_ridership",
@@ -113,9 +121,9 @@ def _municipalities(client: httpx.Client, source: Source) -> list[str]:
 def _body(page: Page) -> dict[str, Any]:
     """The JSON envelope of a page, needed during extract to follow ``links.next``."""
     try:
-        body = json.loads(page.content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SourceError(f"{DATASET}: {page.url} is not JSON: {error}") from None
+        body = read_json(page.content, DATASET)
+    except ParseError as error:
+        raise SourceError(f"{page.url}: {error}") from None
     if not isinstance(body, dict):
         raise SourceError(f"{DATASET}: {page.url} is not a JSON object")
     return body
@@ -129,12 +137,7 @@ def _service_date(row: Any) -> date | None:
 
 
 def parse(content: bytes) -> Parsed:
-    try:
-        body = json.loads(content.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ParseError(f"{DATASET}: response is not UTF-8: {error}") from None
-    except json.JSONDecodeError as error:
-        raise ParseError(f"{DATASET}: response is not valid JSON: {error}") from None
+    body = read_json(content, DATASET)
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ParseError(f"{DATASET}: response has no 'data' list")
     parsed = Parsed()

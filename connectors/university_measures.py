@@ -30,16 +30,16 @@ all lack (schema drift) raises :class:`ParseError`, so drift is not loaded as a 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from connectors.base import (
+    BANGKOK,
     Page,
     Parsed,
     ParseError,
@@ -49,6 +49,7 @@ from connectors.base import (
     SourceError,
     Table,
     as_payload,
+    read_json,
 )
 from connectors.http import fetch
 
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 DATASET = "university.measures"
 SEARCH_PATH = "/fhir/MeasureReport"
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
 REPORTS = Table(
     name="university_measure_reports",
@@ -180,14 +180,9 @@ def parse(content: bytes) -> Parsed:
 def _bundle(content: bytes) -> dict[str, Any]:
     """The JSON document of a search page; ValueError says why it is not a searchset Bundle."""
     try:
-        document = json.loads(content)
-    except UnicodeDecodeError as error:
-        raise ValueError(f"body is not UTF-8 (byte {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"body is not JSON: {error.msg} at line {error.lineno} column {error.colno} "
-            f"(position {error.pos} of {len(content)} bytes)"
-        ) from None
+        document = read_json(content, DATASET)
+    except ParseError as error:
+        raise ValueError(str(error).removeprefix(f"{DATASET}: ")) from None
     if not isinstance(document, dict):
         raise ValueError(f"body is a JSON {type(document).__name__}, not a FHIR resource")
     kind = document.get("resourceType")

@@ -27,12 +27,22 @@ import csv
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from connectors.base import Page, Parsed, ParseError, Reject, RowError, Source, Table
+from connectors.base import (
+    BANGKOK,
+    BE_OFFSET,
+    Page,
+    Parsed,
+    ParseError,
+    Reject,
+    RowError,
+    Source,
+    Table,
+)
 from connectors.http import fetch
 
 log = logging.getLogger(__name__)
@@ -40,8 +50,6 @@ log = logging.getLogger(__name__)
 DATASET = "university.research_csv"
 EXPORT_PATH = "/exports/ems-dispatch.csv"
 ENCODING = "cp874"
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
-BE_OFFSET = 543
 
 DISPATCHES = Table(
     name="university_ems_dispatches",

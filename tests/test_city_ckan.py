@@ -161,7 +161,7 @@ def test_an_unparseable_page_lands_with_the_watermark_unchanged() -> None:
     with make_client(source, transport=httpx.MockTransport(handler)) as client:
         pages = list(city_solar.extract(client, source, "7"))
     assert [p.watermark_after for p in pages] == ["7"]
-    with pytest.raises(ParseError, match="not JSON at line 1"):
+    with pytest.raises(ParseError, match="not valid JSON at line 1"):
         city_solar.parse(pages[0].content)
 
 
@@ -263,7 +263,7 @@ def test_parse_mice_event_dates_and_money() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"success": true, "result": {"fields": [], "rec', "not JSON"),
+        (b'{"success": true, "result": {"fields": [], "rec', "not valid JSON"),
         (b"\xff\xfe\x00garbage", "not"),
         (json.dumps(_envelope({"message": "boom"}, success=False)).encode(), "success=false"),
         (json.dumps(_envelope({"fields": SOLAR_FIELDS})).encode(), "'records'"),

@@ -123,3 +123,17 @@ def test_source_that_keeps_failing_fails_the_run_naming_dataset_and_url(
     settings = load_settings(tmp_path / "smartcity.toml", tmp_path / "data")
     [(status, error)] = query(settings, "select status, error from audit.runs")
     assert status == "failed" and "citizens.requests" in error
+
+
+def test_stale_realtime_feed_is_recorded_as_stale_not_reloaded(
+    prefect_api: None, emulators: dict[str, Emulator], tmp_path: Path
+) -> None:
+    emulators["transit"].faults.data["stale_feed"] = True
+    live = {"transit__gtfs_rt": {"options": {"archive_days": 0}}}
+    first, settings = run(tmp_path, emulators, "transit.gtfs_rt", **live)
+    second, _ = run(tmp_path, emulators, "transit.gtfs_rt", **live)
+    assert first.statuses == {"loaded": 2}
+    assert second.statuses == {"stale": 2} and second.rows_loaded == 0
+    details = query(settings, "select detail from audit.batches where status = 'stale'")
+    assert len(details) == 2
+    assert all(d.startswith("header timestamp ") for (d,) in details)

@@ -106,3 +106,21 @@ def test_second_run_adds_no_duplicate_rows(programme: Any) -> None:
         "where flow_name = 'city')) group by status",
     )
     assert statuses, "the second run recorded its batches"
+
+
+def test_conversions_hold_end_to_end(programme: Any) -> None:
+    [(thai_rows, total)] = query(
+        programme,
+        "select count(*) filter (where regexp_matches(hospital_th, '[ก-๛]')), "
+        "count(*) from raw.university_ems_dispatches",
+    )
+    assert total > 0 and thai_rows == total, "the cp874 export kept its Thai text"
+    assert query(
+        programme, "select count(*) from raw.city_population where year_ce <> year_be - 543"
+    ) == [(0,)]
+    [(after_midnight,)] = query(
+        programme,
+        "select count(*) from raw.transit_gtfs_stop_times "
+        "where arrival_time >= '24:00:00' and arrival_time_seconds >= 86400",
+    )
+    assert after_midnight > 0
