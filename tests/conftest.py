@@ -37,11 +37,13 @@ def emulators() -> Iterator[dict[str, Emulator]]:
 
 @pytest.fixture(autouse=True)
 def _no_faults_leak(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fault knobs set by one test never reach the next."""
+    """Fault knobs set by one test never reach the next, whichever emulator fixture it used."""
     yield
-    if "emulators" in request.fixturenames:
-        for emulator in request.getfixturevalue("emulators").values():
-            emulator.faults.reset()
+    for value in request.node.funcargs.values():
+        started = value.values() if isinstance(value, dict) else [value]
+        for emulator in started:
+            if isinstance(emulator, Emulator):
+                emulator.faults.reset()
 
 
 @pytest.fixture(scope="session")

@@ -247,13 +247,6 @@ def emulator() -> Iterator[Emulator]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "emulator" in request.fixturenames:
-        request.getfixturevalue("emulator").faults.reset()
-
-
 def _source(emulator: Emulator, page_size: int = 50, **options: object) -> Source:
     return Source(
         dataset=conn.DATASET,

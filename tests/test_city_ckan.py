@@ -295,13 +295,6 @@ def portal() -> Iterator[Emulator]:
         emulator.stop()
 
 
-@pytest.fixture(autouse=True)
-def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "portal" in request.fixturenames:
-        request.getfixturevalue("portal").faults.reset()
-
-
 def _source(
     emulator: Emulator, module: ModuleType, page_size: int = 1000, **options: Any
 ) -> Source:

@@ -211,13 +211,6 @@ def emulator() -> Iterator[Emulator]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "emulator" in request.fixturenames:
-        request.getfixturevalue("emulator").faults.reset()
-
-
 def load(emulator: Emulator) -> tuple[bytes, Parsed]:
     source = Source(dataset=transit_gtfs.DATASET, url=emulator.url, backoff_seconds=0.01)
     with make_client(source) as client:

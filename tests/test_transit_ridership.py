@@ -168,13 +168,6 @@ def emulator() -> Iterator[Emulator]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def reset(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "emulator" in request.fixturenames:
-        request.getfixturevalue("emulator").faults.reset()
-
-
 def load(emulator: Emulator, watermark: str | None) -> tuple[list[Page], Parsed]:
     source = Source(
         dataset=transit_ridership.DATASET,
