@@ -107,6 +107,8 @@ def ingest(
 ) -> None:
     """Extract, land and load one or more datasets from their configured endpoints."""
     _check_known(datasets)
+    if url and len(datasets) != 1:
+        raise ValueError("--url overrides one dataset's endpoint: name exactly one dataset")
     flows = _prefect_flows()
     summaries = flows.ingest(datasets=datasets, url=url, **_flow_params(ctx))
     _print_summaries(summaries)

@@ -118,3 +118,29 @@ def test_status_lists_every_dataset_with_counts(programme) -> None:
 def test_status_without_warehouse_says_what_to_do(tmp_path: Path) -> None:
     result = invoke("--data-dir", str(tmp_path / "empty"), "status")
     assert result.exit_code == 1 and "smartcity run" in result.output
+
+
+def test_ingest_url_overrides_the_configured_endpoint(
+    prefect_api: None, emulators, tmp_path: Path
+) -> None:
+    from tests.support import write_config
+
+    config = write_config(tmp_path, emulators, city__solar={"url": "http://127.0.0.1:9"})
+    data = tmp_path / "data"
+    args = ["--config", str(config), "--data-dir", str(data), "ingest", "city.solar"]
+    result = invoke(*args, "--url", emulators["city"].url)
+    assert result.exit_code == 0, result.output
+    assert "city.solar" in result.output
+    import duckdb
+
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        [(url,)] = con.execute("select distinct url from audit.batches").fetchall()
+        [(count,)] = con.execute("select count(*) from raw.city_solar").fetchall()
+    assert url.startswith(emulators["city"].url) and count > 0
+
+
+def test_url_with_several_datasets_is_refused(tmp_path: Path) -> None:
+    result = invoke(
+        "--data-dir", str(tmp_path), "ingest", "city.solar", "city.population", "--url", "http://x"
+    )
+    assert result.exit_code == 1 and "exactly one dataset" in result.output
