@@ -9,12 +9,16 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: demo test lint format clean
+# Debian packages the tests need: a headless browser for the report and dashboard pages, and
+# Thai fonts so it renders Thai text.
+DEBIAN_PACKAGES := chromium chromium-driver fonts-thai-tlwg
+
+.PHONY: demo test lint format clean debian-packages
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/smartcity demo
 
-test: $(VENV)/.synced
+test: $(VENV)/.synced debian-packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
@@ -26,6 +30,15 @@ lint: $(VENV)/.synced
 format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing Debian packages:" $$missing; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)

@@ -17,8 +17,8 @@ Connectors know nothing of Prefect, Great Expectations, dbt or the warehouse.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -80,16 +80,24 @@ class Reject:
     reason: str
 
 
+ROW = "_row"  # key of a typed row holding its 1-based position in the response
+
+
 @dataclass
 class Parsed:
-    """Typed rows per raw table, the rows that could not be typed, and the content version.
+    """Typed rows per raw table, the rows that could not be typed, and what the source left out.
 
+    Every typed row carries its position in the response under :data:`ROW`, so a row that fails
+    validation later is quarantined under the same number a parse reject would have.
+    ``missing`` names, per table, the columns whose source field was absent from every record
+    (schema drift): validation, not the parser, decides whether that sinks the batch.
     ``version`` identifies the content for change detection (GTFS-RT: the header timestamp);
     when ``None`` the loader uses the page's sha256.
     """
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
+    missing: dict[str, set[str]] = field(default_factory=dict)
     version: str | None = None
 
     @property
@@ -122,18 +130,34 @@ class Table:
         return row
 
     def collect(
-        self, records: Iterable[tuple[int, Mapping[str, Any], str]], parsed: Parsed
+        self,
+        records: Iterable[tuple[int, Any, str]],
+        parsed: Parsed,
+        convert: Callable[[Any], Mapping[str, Any]] | None = None,
     ) -> None:
         """Type numbered records into ``parsed``: good rows to ``rows``, bad ones to ``rejects``.
 
-        Each record comes as ``(row_number, record, payload)`` where payload is the row as received.
+        Each record comes as ``(row_number, record, payload)``, payload being the row as received.
+        ``convert`` maps a source record to this table's columns first (e.g. Buddhist-era dates);
+        it raises :class:`RowError` naming the column it cannot convert. Set
+        ``parsed.missing[table]`` before collecting when the source dropped columns.
         """
         rows = parsed.rows.setdefault(self.name, [])
+        missing = parsed.missing.get(self.name, set())
+        # Columns the source left out are typed null, keys included: the checks, not the
+        # parser, judge a batch that lost a column.
+        table = replace(self, key=tuple(k for k in self.key if k not in missing))
         for row_number, record, payload in records:
             try:
-                rows.append(self.typed(record))
+                if convert is None and not isinstance(record, Mapping):
+                    raise RowError(f"row is a {type(record).__name__}, not an object")
+                converted = convert(record) if convert else record
+                row = table.typed({**converted, **dict.fromkeys(missing)})
             except RowError as error:
                 parsed.rejects.append(Reject(self.name, row_number, payload, str(error)))
+            else:
+                row[ROW] = row_number
+                rows.append(row)
 
 
 def read_json(content: bytes, dataset: str) -> Any:

@@ -8,6 +8,9 @@ Raw table ``city_hotel_occupancy``, key (``hotel_id``, ``date``). Conversions do
 local (Asia/Bangkok) day it describes, and becomes that ``DATE``. ``rooms_available``,
 ``rooms_occupied`` (BIGINT) and ``occupancy_rate`` (DOUBLE, 0–1 as published, not recomputed) keep
 the source's values; the municipality is kept as received (Thai).
+
+Freshness (``FRESHNESS``): the newest ``date``. The data contract is the suite
+``expectations/gx/expectations/city_hotel_occupancy.json``.
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ OCCUPANCY = Table(
     key=("hotel_id", "date"),
 )
 TABLES = (OCCUPANCY,)
-FIELDS = (
-    "_id",
-    "hotel_id",
-    "hotel_name",
-    "municipality",
-    "date",
-    "rooms_available",
-    "rooms_occupied",
-    "occupancy_rate",
-)
+FRESHNESS: tuple[str, str] | None = ("city_hotel_occupancy", "date")
+FIELDS = {  # source field: the raw columns made from it
+    "_id": ("ckan_row_id",),
+    "hotel_id": ("hotel_id",),
+    "hotel_name": ("hotel_name",),
+    "municipality": ("municipality",),
+    "date": ("date",),
+    "rooms_available": ("rooms_available",),
+    "rooms_occupied": ("rooms_occupied",),
+    "occupancy_rate": ("occupancy_rate",),
+}
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:

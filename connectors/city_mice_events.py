@@ -10,6 +10,9 @@ Raw table ``city_mice_events``, key ``event_id``. Conversions done here, once: `
 DOUBLE) arrive as text with thousands commas (dropped when typed). ``event_type`` (meeting,
 incentive, convention, exhibition), the Thai or English ``event_name``, ``venue`` and the Thai
 municipality name are kept as received.
+
+Freshness (``FRESHNESS``): the newest ``end_date`` (events are published once they have ended).
+The data contract is the suite ``expectations/gx/expectations/city_mice_events.json``.
 """
 
 from __future__ import annotations
@@ -43,19 +46,20 @@ EVENTS = Table(
     key=("event_id",),
 )
 TABLES = (EVENTS,)
-FIELDS = (
-    "_id",
-    "event_id",
-    "event_name",
-    "event_type",
-    "venue",
-    "municipality",
-    "start_date",
-    "end_date",
-    "domestic_attendees",
-    "international_attendees",
-    "revenue_thb",
-)
+FRESHNESS: tuple[str, str] | None = ("city_mice_events", "end_date")
+FIELDS = {  # source field: the raw columns made from it
+    "_id": ("ckan_row_id",),
+    "event_id": ("event_id",),
+    "event_name": ("event_name",),
+    "event_type": ("event_type",),
+    "venue": ("venue",),
+    "municipality": ("municipality",),
+    "start_date": ("start_date",),
+    "end_date": ("end_date",),
+    "domestic_attendees": ("domestic_attendees",),
+    "international_attendees": ("international_attendees",),
+    "revenue_thb": ("revenue_thb",),
+}
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:

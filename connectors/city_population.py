@@ -9,6 +9,10 @@ the Buddhist-era ``year`` ("2568") is kept as ``year_be`` and converted to ``yea
 BIGINT (the commas are dropped when typed); ``lat``/``lon`` become ``latitude``/``longitude``, the
 community's centroid. The municipality is kept as received: a Thai name in either of its two
 spellings (matching it to a municipality id is the staging model's job).
+
+Freshness: none (``FRESHNESS = None``): the table is published once a year, so no column says
+how current it is. The data contract is the suite
+``expectations/gx/expectations/city_population.json``.
 """
 
 from __future__ import annotations
@@ -41,17 +45,18 @@ POPULATION = Table(
     key=("community_code", "year_ce"),
 )
 TABLES = (POPULATION,)
-FIELDS = (
-    "_id",
-    "community_code",
-    "community_name",
-    "municipality",
-    "year",
-    "population",
-    "households",
-    "lat",
-    "lon",
-)
+FRESHNESS: tuple[str, str] | None = None  # a yearly count: no event time tells freshness
+FIELDS = {  # source field: the raw columns made from it
+    "_id": ("ckan_row_id",),
+    "community_code": ("community_code",),
+    "community_name": ("community_name",),
+    "municipality": ("municipality",),
+    "year": ("year_be", "year_ce"),
+    "population": ("population",),
+    "households": ("households",),
+    "lat": ("latitude",),
+    "lon": ("longitude",),
+}
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:

@@ -15,12 +15,20 @@ and those duplicates are kept for validation to count). Conversions done here, o
 - decoded ``object`` → ``pm25`` (µg/m³), ``water_level_cm``, ``battery`` (%); ``-1`` (what a broken
   sensor sends) stays ``-1`` and an absent reading is NULL: validation decides what they mean;
 - ``rxInfo`` → ``gateway_count``, ``best_rssi`` (dBm) and ``best_snr`` (dB), each the best over the
-  gateways that heard the uplink, and ``best_gateway_id`` (the one with the best RSSI);
+  gateways that heard the uplink, ``best_gateway_id`` (the one with the best RSSI), and
+  ``ns_time``, the earliest ``nsTime``: when the network server received the uplink, by its own
+  clock (``time`` comes from a gateway's GPS clock when one heard it, so a wrong gateway clock
+  shows as ``time`` far from ``ns_time``);
 - ``txInfo.modulation.lora`` → ``frequency_hz``, ``bandwidth_hz``, ``spreading_factor``,
   ``code_rate``.
 
 Nothing is lost: ``data_base64`` is the payload as sent, and ``tags_json``, ``object_json`` and
-``rx_info_json`` keep those parts whole.
+``rx_info_json`` keep those parts whole. Each row carries its position in the response (``_row``).
+
+Schema drift: a field in :data:`DRIFT_FIELDS` absent from every event of a response (of two or
+more), or a reading absent from every event of its device profile's port, is not a parse error:
+the columns it fills are typed null and named in ``Parsed.missing``, and the suite
+(``expectations/gx/expectations/city_sensor_uplinks.json``) sets the batch aside.
 
 Watermark: the ``time`` of the newest event loaded, as UTC RFC 3339 text with nanoseconds; the next
 extract asks ``after=`` it. A device or gateway with a wrong clock can stamp an event years ahead;
@@ -47,7 +55,6 @@ from connectors.base import (
     Page,
     Parsed,
     ParseError,
-    Reject,
     RowError,
     Source,
     SourceError,
@@ -98,6 +105,7 @@ UPLINKS = Table(
         "best_rssi": "BIGINT",
         "best_snr": "DOUBLE",
         "rx_info_json": "VARCHAR",
+        "ns_time": "TIMESTAMPTZ",
         "frequency_hz": "BIGINT",
         "bandwidth_hz": "BIGINT",
         "spreading_factor": "BIGINT",
@@ -108,25 +116,54 @@ UPLINKS = Table(
 )
 TABLES = (UPLINKS,)
 
-# Fields whose absence from every event of a page is schema drift, not a bad row.
-REQUIRED_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("deduplicationId",),
-    ("time",),
-    ("deviceInfo",),
-    ("deviceInfo", "devEui"),
-    ("deviceInfo", "deviceName"),
-    ("deviceInfo", "deviceProfileName"),
-    ("deviceInfo", "tags"),
-    ("deviceInfo", "tags", "municipality"),
-    ("deviceInfo", "tags", "latitude"),
-    ("deviceInfo", "tags", "longitude"),
-    ("devAddr",),
-    ("fCnt",),
-    ("fPort",),
-    ("data",),
-    ("object",),
-    ("rxInfo",),
+# The event time tells how fresh the dataset is.
+FRESHNESS: tuple[str, str] | None = (UPLINKS.name, "time")
+
+_DEVICE_COLUMNS = (
+    "dev_eui",
+    "device_name",
+    "device_profile",
+    "device_profile_id",
+    "device_class",
+    "application_id",
+    "application_name",
+    "tenant_id",
+    "tenant_name",
 )
+_TAG_COLUMNS = ("municipality_id", "site_name", "device_latitude", "device_longitude", "tags_json")
+_RX_COLUMNS = (
+    "gateway_count",
+    "best_gateway_id",
+    "best_rssi",
+    "best_snr",
+    "rx_info_json",
+    "ns_time",
+)
+
+# Source fields whose absence from every event of a page is schema drift, not a bad row, with the
+# columns they fill (typed null and reported in ``Parsed.missing`` when the field is gone).
+DRIFT_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("deduplicationId",): ("deduplication_id",),
+    ("time",): ("time",),
+    ("deviceInfo",): _DEVICE_COLUMNS + _TAG_COLUMNS,
+    ("deviceInfo", "devEui"): ("dev_eui",),
+    ("deviceInfo", "deviceName"): ("device_name",),
+    ("deviceInfo", "deviceProfileName"): ("device_profile",),
+    ("deviceInfo", "tags"): _TAG_COLUMNS,
+    ("deviceInfo", "tags", "municipality"): ("municipality_id",),
+    ("deviceInfo", "tags", "latitude"): ("device_latitude",),
+    ("deviceInfo", "tags", "longitude"): ("device_longitude",),
+    ("devAddr",): ("dev_addr",),
+    ("fCnt",): ("f_cnt",),
+    ("fPort",): ("f_port",),
+    ("data",): ("data_base64",),
+    ("object",): ("pm25", "water_level_cm", "battery", "object_json"),
+    ("object", "battery"): ("battery",),
+    ("rxInfo",): _RX_COLUMNS,
+}
+# Each device profile's reading, by the port its codec uses: absent from every event of that port
+# (two or more) is drift; absent from a few is a lost reading, which the suite sets aside.
+READINGS: dict[int, str] = {2: "pm25", 3: "water_level_cm"}
 
 NS = 1_000_000_000
 _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:\d\d)")
@@ -167,19 +204,16 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
 def parse(content: bytes) -> Parsed:
     """Type one relay response: one row per event, rejects naming the column at fault."""
     events, _ = _events_and_next(content)
-    _check_drift(events)
+    missing = _drift(events)
     check_encoding = _SURROGATE_ESCAPE.search(content) is not None
     parsed = Parsed(rows={UPLINKS.name: []})
-    rows = parsed.rows[UPLINKS.name]
-    for number, event in enumerate(events, start=1):
-        try:
-            row = UPLINKS.typed(_record(event))
-            if check_encoding:
-                _check_encoding(row)
-        except RowError as error:
-            parsed.rejects.append(Reject(UPLINKS.name, number, _payload(event), str(error)))
-        else:
-            rows.append(row)
+    if missing:
+        parsed.missing[UPLINKS.name] = missing
+    UPLINKS.collect(
+        ((number, event, _payload(event)) for number, event in enumerate(events, start=1)),
+        parsed,
+        convert=lambda event: _record(event, missing, check_encoding),
+    )
     return parsed
 
 
@@ -198,14 +232,19 @@ def _events_and_next(content: bytes) -> tuple[list[Any], str | None]:
     return body["events"], next_url or None
 
 
-def _check_drift(events: list[Any]) -> None:
-    """A required field absent from every event (of two or more) means the format changed."""
+def _drift(events: list[Any]) -> set[str]:
+    """The columns whose source field is absent from every event (of two or more): drift."""
+    missing: set[str] = set()
     if len(events) < 2:
-        return
-    for path in REQUIRED_FIELDS:
+        return missing
+    for path, columns in DRIFT_FIELDS.items():
         if not any(_has(event, path) for event in events):
-            name, count = ".".join(path), len(events)
-            raise ParseError(f"{DATASET}: field {name!r} missing from all {count} events (drift)")
+            missing.update(columns)
+    for port, reading in READINGS.items():
+        of_port = [e for e in events if isinstance(e, dict) and e.get("fPort") == port]
+        if len(of_port) >= 2 and not any(_has(e, ("object", reading)) for e in of_port):
+            missing.add(reading)
+    return missing
 
 
 def _has(node: Any, path: tuple[str, ...]) -> bool:
@@ -216,15 +255,18 @@ def _has(node: Any, path: tuple[str, ...]) -> bool:
     return True
 
 
-def _record(event: Any) -> dict[str, Any]:
-    """Flatten one ChirpStack ``up`` event to the raw table's columns (types are cast later)."""
+def _record(event: Any, missing: set[str], check_encoding: bool) -> dict[str, Any]:
+    """Flatten one ChirpStack ``up`` event to the raw table's columns (types are cast later).
+
+    A column in ``missing`` (schema drift) is left null: the suite judges the batch, not the row.
+    """
     if not isinstance(event, dict):
         raise RowError(f"event: expected a JSON object, got {type(event).__name__}")
     for field, column in (("time", "time"), ("deviceInfo", "dev_eui")):
-        if event.get(field) in (None, ""):
+        if column not in missing and event.get(field) in (None, ""):
             raise RowError(f"column {column!r}: {field!r} is missing")
     info = _mapping(event.get("deviceInfo"), "dev_eui")
-    if info.get("devEui") in (None, ""):
+    if "dev_eui" not in missing and info.get("devEui") in (None, ""):
         raise RowError("column 'dev_eui': 'deviceInfo.devEui' is missing")
     tags = _mapping(info.get("tags"), "tags_json")
     decoded = _mapping(event.get("object"), "object_json")
@@ -236,13 +278,15 @@ def _record(event: Any) -> dict[str, Any]:
     if not isinstance(rx_info, list) or not all(isinstance(rx, dict) for rx in rx_info):
         raise RowError("column 'rx_info_json': expected a list of objects")
     best_gateway_id, best_rssi, best_snr = _best_reception(rx_info)
+    ns_times = [_instant(rx.get("nsTime")) for rx in rx_info]
+    ns_time = min((t for t in ns_times if t is not None), default=None)
     data = event.get("data")
     if data is not None:
         try:
             base64.b64decode(str(data), validate=True)
         except (binascii.Error, ValueError):
             raise RowError(f"column 'data_base64': not base64: {data!r}") from None
-    return {
+    record = {
         "deduplication_id": event.get("deduplicationId"),
         "time": event.get("time"),
         "dev_eui": info.get("devEui"),
@@ -275,12 +319,18 @@ def _record(event: Any) -> dict[str, Any]:
         "best_rssi": best_rssi,
         "best_snr": best_snr,
         "rx_info_json": _json(rx_info),
+        "ns_time": None if ns_time is None else _format(ns_time),
         "frequency_hz": tx.get("frequency"),
         "bandwidth_hz": lora.get("bandwidth"),
         "spreading_factor": lora.get("spreadingFactor"),
         "code_rate": lora.get("codeRate"),
         "region_config_id": event.get("regionConfigId"),
     }
+    for column in missing:
+        record[column] = None
+    if check_encoding:
+        _check_encoding(record)
+    return record
 
 
 def _json(value: Any) -> str | None:

@@ -8,6 +8,9 @@ arrives as day/month/Buddhist-era year ("25/11/2569") and becomes a CE ``DATE``;
 arrives as text with thousands commas ("1,234.5") and becomes DOUBLE (the commas are dropped when
 typed). ``capacity_kwp``, the site's ``operator`` and the Thai municipality name are kept as
 received.
+
+Freshness (``FRESHNESS``): the newest ``date``. The data contract is the suite
+``expectations/gx/expectations/city_solar.json``.
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ SOLAR = Table(
     key=("site_id", "date"),
 )
 TABLES = (SOLAR,)
-FIELDS = (
-    "_id",
-    "site_id",
-    "site_name",
-    "operator",
-    "municipality",
-    "capacity_kwp",
-    "date",
-    "energy_kwh",
-)
+FRESHNESS: tuple[str, str] | None = ("city_solar", "date")
+FIELDS = {  # source field: the raw columns made from it
+    "_id": ("ckan_row_id",),
+    "site_id": ("site_id",),
+    "site_name": ("site_name",),
+    "operator": ("operator",),
+    "municipality": ("municipality",),
+    "capacity_kwp": ("capacity_kwp",),
+    "date": ("date",),
+    "energy_kwh": ("energy_kwh",),
+}
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:

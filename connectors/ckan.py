@@ -16,9 +16,13 @@ harmless because rows are merged on their natural key. A table that was replaced
 as long cannot be told apart from one that grew; a full reload (no watermark) covers that case.
 
 ``parse_datastore`` turns one ``datastore_search`` answer into typed rows: the envelope must say
-``success: true`` and carry ``fields`` and ``records``; every source field a connector needs must
-be among ``fields`` (a missing one is schema drift: :class:`ParseError`); each record is converted
-by the connector's function and typed, and a record that fails becomes a :class:`Reject`.
+``success: true`` and carry ``fields`` and ``records`` (else :class:`ParseError`: the response
+cannot be read). Each record is converted by the connector's function and typed, keeping its
+1-based position in ``records`` under ``_row``; a record that fails becomes a :class:`Reject`.
+A source field the connector needs that the answer leaves out (not among ``fields``, or carried
+by no record) is schema drift: the raw columns made from it are named in ``parsed.missing`` and
+typed null in every row (a missing key column too), and the dataset's suite, which expects each
+column to exist, sets the batch aside whole.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from connectors.base import (
     Page,
     Parsed,
     ParseError,
-    Reject,
     RowError,
     Source,
     SourceError,
@@ -133,30 +136,42 @@ def parse_datastore(
     content: bytes,
     dataset: str,
     table: Table,
-    fields: Sequence[str],
+    fields: Mapping[str, Sequence[str]],
     convert: Callable[[Mapping[str, Any]], dict[str, Any]],
 ) -> Parsed:
     """Typed rows of one ``datastore_search`` answer.
 
-    ``fields`` are the source fields the connector needs; ``convert`` maps one source record to
-    the table's columns and raises :class:`RowError` naming the column it cannot convert.
+    ``fields`` maps each source field the connector needs to the raw columns made from it;
+    ``convert`` maps one source record to the table's columns and raises :class:`RowError`
+    naming the column it cannot convert.
     """
     result = _result(content, dataset)
     declared = {f.get("id") for f in _list(result, "fields", dataset) if isinstance(f, dict)}
-    missing = [name for name in fields if name not in declared]
-    if missing:
-        raise ParseError(
-            f"{dataset}: column {', '.join(repr(m) for m in missing)} missing from the "
-            f"datastore_search fields (schema drift); fields are {sorted(map(str, declared))}"
-        )
+    records = _list(result, "records", dataset)
+    objects = [record for record in records if isinstance(record, dict)]
+    absent = [
+        name
+        for name in fields
+        if name not in declared or (objects and not any(name in r for r in objects))
+    ]
     parsed = Parsed(rows={table.name: []})
-    for number, record in enumerate(_list(result, "records", dataset), 1):
-        try:
-            if not isinstance(record, dict):
-                raise RowError(f"row is a {type(record).__name__}, not an object")
-            parsed.rows[table.name].append(table.typed(convert(record)))
-        except RowError as error:
-            parsed.rejects.append(Reject(table.name, number, as_payload(record), str(error)))
+    if absent:
+        missing = {column for name in absent for column in fields[name]}
+        parsed.missing[table.name] = missing
+        log.warning(
+            "%s: field %s missing from the datastore_search answer (schema drift); fields are %s",
+            dataset,
+            ", ".join(repr(name) for name in absent),
+            sorted(map(str, declared)),
+        )
+
+    def row(record: Any) -> dict[str, Any]:
+        if not isinstance(record, Mapping):
+            raise RowError(f"row is a {type(record).__name__}, not an object")
+        return convert(record)
+
+    numbered = ((n, record, as_payload(record)) for n, record in enumerate(records, 1))
+    table.collect(numbered, parsed, convert=row)
     return parsed
 
 

@@ -4,8 +4,19 @@
 fields, any column order, unknown columns ignored, optional columns absent (null), optional files
 absent, members at the root or in a single top-level folder. Required files are agency, routes,
 trips, stops, stop_times, and calendar and/or calendar_dates. A missing required file or required
-column, a bad zip or an unreadable member raises :class:`ParseError` naming the file (and column);
-a bad row becomes a reject naming file, line and column.
+column, a bad zip or an unreadable member raises :class:`ParseError` naming the file (and column):
+the feed is malformed. A bad row becomes a reject naming file, line and column; every typed row
+keeps its 1-based position among its file's records under ``_row``.
+
+Columns the GTFS reference makes *conditionally* required, and that every feed of stops served by
+vehicles has (``stops.txt``: ``stop_name``, ``stop_lat``, ``stop_lon``; ``stop_times.txt``:
+``stop_id``, ``arrival_time``, ``departure_time``), do not fail the parse when absent: they are
+named in ``Parsed.missing`` (schema drift) and typed null, and the table's suite, which expects
+them to exist, sets the whole feed aside.
+
+``FRESHNESS`` is ``None``: a timetable has no event time (its calendar runs into the future), so
+the dataset is as fresh as the last feed that changed it; the suite ``transit_gtfs_calendar``
+warns when the feed's regular service has run out.
 
 Conversions done here, once:
 
@@ -32,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Page, Parsed, ParseError, Reject, RowError, Source, Table, as_payload
+from connectors.base import Page, Parsed, ParseError, RowError, Source, Table, as_payload
 from connectors.http import fetch
 
 DATASET = "transit.gtfs"
@@ -57,6 +68,7 @@ class GtfsFile:
     table: Table
     required_columns: tuple[str, ...]
     required: bool = True
+    expected_columns: tuple[str, ...] = ()  # conditionally required: absent → ``Parsed.missing``
 
 
 def _table(name: str, key: tuple[str, ...], **columns: str) -> Table:
@@ -192,8 +204,15 @@ FILES: tuple[GtfsFile, ...] = (
     GtfsFile("agency.txt", AGENCY, ("agency_name", "agency_url", "agency_timezone")),
     GtfsFile("routes.txt", ROUTES, ("route_id", "route_type")),
     GtfsFile("trips.txt", TRIPS, ("route_id", "service_id", "trip_id")),
-    GtfsFile("stops.txt", STOPS, ("stop_id",)),
-    GtfsFile("stop_times.txt", STOP_TIMES, ("trip_id", "stop_sequence")),
+    GtfsFile(
+        "stops.txt", STOPS, ("stop_id",), expected_columns=("stop_name", "stop_lat", "stop_lon")
+    ),
+    GtfsFile(
+        "stop_times.txt",
+        STOP_TIMES,
+        ("trip_id", "stop_sequence"),
+        expected_columns=("stop_id", "arrival_time", "departure_time"),
+    ),
     GtfsFile("calendar.txt", CALENDAR, tuple(CALENDAR.columns), required=False),
     GtfsFile("calendar_dates.txt", CALENDAR_DATES, tuple(CALENDAR_DATES.columns), required=False),
     GtfsFile(
@@ -205,6 +224,7 @@ FILES: tuple[GtfsFile, ...] = (
 )
 TABLES: tuple[Table, ...] = tuple(spec.table for spec in FILES)
 SNAPSHOT = True  # a feed is the whole timetable: a new one replaces the old
+FRESHNESS: tuple[str, str] | None = None  # a plan, not events: fresh = last changed feed
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
@@ -254,7 +274,6 @@ def _read(archive: zipfile.ZipFile, member: str, file: str) -> str:
 
 def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
     table = spec.table
-    rows = parsed.rows.setdefault(table.name, [])
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -268,12 +287,23 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
         for row_number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue  # blank line
-            records.append((row_number, reader.line_num, values))
+            received = dict(zip(header, values, strict=False))
+            records.append((row_number, (reader.line_num, values), _payload(received)))
     except csv.Error as error:
         raise ParseError(f"{spec.file}: line {reader.line_num}: {error}") from None
+    missing = {
+        name
+        for column in spec.expected_columns
+        if column not in header
+        for name in (column, f"{column}_seconds")
+        if name in table.columns
+    }
+    if missing:
+        parsed.missing[table.name] = missing
     fill_agency = spec.file == "agency.txt" and len(records) == 1
-    for row_number, line, values in records:
-        received = dict(zip(header, values, strict=False))
+
+    def convert(record: tuple[int, list[str]]) -> dict[str, Any]:
+        line, values = record
         try:
             if len(values) > len(header) and not any(v.strip() for v in values[len(header) :]):
                 values = values[: len(header)]  # trailing empty fields: harmless
@@ -282,16 +312,14 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
                 raise RowError(
                     f"column {column!r}: expected {len(header)} fields, got {len(values)}"
                 )
-            record = _record(table, received)
-            if fill_agency and not record.get("agency_id"):
-                record["agency_id"] = record.get("agency_name")
-            rows.append(table.typed(record))
+            row = _record(table, dict(zip(header, values, strict=True)))
+            if fill_agency and not row.get("agency_id"):
+                row["agency_id"] = row.get("agency_name")
+            return table.typed(row)  # typed here so that the reason names file and line
         except RowError as error:
-            parsed.rejects.append(
-                Reject(
-                    table.name, row_number, _payload(received), f"{spec.file} line {line}: {error}"
-                )
-            )
+            raise RowError(f"{spec.file} line {line}: {error}") from None
+
+    table.collect(records, parsed, convert)
 
 
 def _record(table: Table, received: dict[str, str]) -> dict[str, Any]:

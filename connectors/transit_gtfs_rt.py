@@ -21,6 +21,15 @@ Grain and conversions done here, once:
 - POSIX times become TIMESTAMPTZ (UTC); ``start_date`` (``YYYYMMDD``) becomes DATE;
   ``start_time`` stays text (it may pass 24:00:00) and gains ``start_time_seconds``;
 - enums become their names (``SCHEDULED``, ``STOPPED_AT``, …).
+
+Every typed row keeps its 1-based position among its table's records of the feed under ``_row``.
+Protobuf cannot tell a dropped field from an unset one, so schema drift is a field the contract
+needs (``REQUIRED``: the key, the header time, a vehicle's position) that no record of a non-empty
+table carries: it is named in ``Parsed.missing`` and typed null (even a key column, instead of
+rejecting every row), and the table's suite, which expects the column to exist, sets the whole
+feed aside.
+
+``FRESHNESS``: the newest ``feed_timestamp`` of the TripUpdates (the header time of the feed).
 """
 
 from __future__ import annotations
@@ -108,6 +117,18 @@ VEHICLE_POSITIONS = Table(
     ("vehicle_id", "position_timestamp"),
 )
 TABLES: tuple[Table, ...] = (TRIP_UPDATES, VEHICLE_POSITIONS)
+FRESHNESS: tuple[str, str] | None = (TRIP_UPDATES.name, "feed_timestamp")
+# Columns every record of a healthy feed fills; absent from all of them = schema drift.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    TRIP_UPDATES.name: ("feed_timestamp", "trip_id", "start_date", "stop_sequence", "stop_id"),
+    VEHICLE_POSITIONS.name: (
+        "feed_timestamp",
+        "vehicle_id",
+        "latitude",
+        "longitude",
+        "position_timestamp",
+    ),
+}
 
 _TIME = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
@@ -169,6 +190,13 @@ def parse(content: bytes) -> Parsed:
         if entity.HasField("vehicle"):
             vehicles.append(_vehicle_record(entity, feed_timestamp))
     for table, records in ((TRIP_UPDATES, trip_updates), (VEHICLE_POSITIONS, vehicles)):
+        missing = {
+            column
+            for column in REQUIRED[table.name]
+            if records and all(record.get(column) is None for record in records)
+        }
+        if missing:  # drift: typed null, a key column too, for the suite to judge
+            parsed.missing[table.name] = missing
         table.collect(
             ((number, record, as_payload(record)) for number, record in enumerate(records, 1)),
             parsed,

@@ -24,8 +24,16 @@ entry with ``search.mode = outcome``) raises :class:`SourceError` naming the iss
 back into ``_`` (``Location/khon-kaen-city`` -> ``khon_kaen_city``); ``period`` start and end are
 local dates (a dateTime keeps its own calendar date); ``date`` and ``meta.lastUpdated`` become UTC
 (a ``date`` given as a bare date is read as 00:00 Asia/Bangkok). Count measures carry their count
-as ``numerator`` and ``initial_population`` (no denominator). An element that the page's reports
-all lack (schema drift) raises :class:`ParseError`, so drift is not loaded as a column of nulls.
+as ``numerator`` and ``initial_population`` (no denominator). Each row carries its entry number
+in the Bundle under ``_row``.
+
+Schema drift: an element every report carries whatever its measure (``_ESSENTIAL``) that all
+reports of the page lack is logged and its columns are named in ``parsed.missing``; the rows are
+typed with them null (a drifted ``id`` too, instead of rejecting each report for its missing key),
+so the suite's ``expect_column_to_exist`` sets the page aside whole.
+
+``FRESHNESS``: ``meta.lastUpdated`` (``last_updated``); pages come sorted by it, so the last page
+of a run carries the newest publication.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ REPORTS = Table(
     key=("report_id",),
 )
 TABLES = (REPORTS,)
+FRESHNESS: tuple[str, str] | None = (REPORTS.name, "last_updated")
 
 # Columns every report carries whatever its measure, and the FHIR element each comes from: if all
 # reports of a page lack one, the source's schema has drifted.
@@ -91,6 +100,7 @@ _ESSENTIAL = {
     "report_id": "id",
     "measure_url": "measure",
     "subject_reference": "subject.reference",
+    "report_type": "type",
     "period_start": "period.start",
     "period_end": "period.end",
     "status": "status",
@@ -98,6 +108,8 @@ _ESSENTIAL = {
     "measure_score": "group[0].measureScore.value",
     "last_updated": "meta.lastUpdated",
 }
+# Columns made from another column: missing with it.
+_DERIVED = {"measure": "measure_url", "municipality_id": "subject_reference"}
 _FAILED = {"error", "fatal"}
 
 
@@ -169,7 +181,9 @@ def parse(content: bytes) -> Parsed:
         except (AttributeError, TypeError, IndexError) as error:  # a shape FHIR does not allow
             reason = f"malformed MeasureReport structure: {error}"
             parsed.rejects.append(Reject(REPORTS.name, number, payload, reason))
-    _check_drift(records)
+    missing = _drifted(records)
+    if missing:
+        parsed.missing[REPORTS.name] = missing
     REPORTS.collect(records, parsed)
     return parsed
 
@@ -343,12 +357,21 @@ def _date_time(value: Any) -> Any:
     return value
 
 
-def _check_drift(records: list[tuple[int, dict[str, Any], str]]) -> None:
+def _drifted(records: list[tuple[int, dict[str, Any], str]]) -> set[str]:
+    """The essential columns that no report of the page carries (schema drift)."""
     if not records:
-        return
-    for column, element in _ESSENTIAL.items():
-        if all(record.get(column) is None for _, record, _ in records):
-            raise ParseError(
-                f"{DATASET}: element {element} ({column}) is absent from all {len(records)} "
-                "MeasureReports of the page: schema drift"
-            )
+        return set()
+    missing = {
+        column
+        for column in _ESSENTIAL
+        if all(record.get(column) is None for _, record, _ in records)
+    }
+    for column in sorted(missing):
+        log.warning(
+            "%s: element %s (%s) is absent from all %d MeasureReports of the page: schema drift",
+            DATASET,
+            _ESSENTIAL[column],
+            column,
+            len(records),
+        )
+    return missing | {column for column, source in _DERIVED.items() if source in missing}

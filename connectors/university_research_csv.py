@@ -10,15 +10,21 @@ the wrong number of fields), a header of Thai column names, local times written
 
 - decodes each line as cp874; a line that does not decode is a reject naming the column where the
   bad bytes are (the payload shows them as ``\\xNN``);
-- maps the Thai headers to English snake_case columns (a missing header is a :class:`ParseError`
-  naming it; an unknown extra header is ignored with a warning: the raw file keeps it);
+- maps the Thai headers to English snake_case columns (an unknown extra header is ignored with a
+  warning: the raw file keeps it). A missing header is schema drift: it is logged, its columns
+  (with the UTC column made from a time) are named in ``parsed.missing`` and typed null in every
+  row (a missing ``incident_id`` too, instead of rejecting every line for its missing key), so
+  the suite's ``expect_column_to_exist`` sets the export aside whole;
 - converts the Buddhist-era local times to UTC (year - 543, then from +07:00), keeping the text as
   written in ``call_time_be`` / ``scene_arrival_time_be``; a year that is not Buddhist era (below
   2400) is a reject, as the conversion would be ambiguous;
 - keeps the Thai text (municipality, incident type, priority, level, hospital) as written.
 
-A line with the wrong number of fields is a reject; ``row_number`` is the line number in the file
-(the header is line 1).
+A line with the wrong number of fields is a reject; ``row_number`` (and ``_row`` of a typed row)
+is the line number in the file (the header is line 1). An empty or undecodable header line is a
+:class:`ParseError`.
+
+``FRESHNESS``: the newest ``call_at``.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ DISPATCHES = Table(
 )
 TABLES = (DISPATCHES,)
 SNAPSHOT = True  # each export is the whole register
+FRESHNESS: tuple[str, str] | None = (DISPATCHES.name, "call_at")
 
 # Thai header as the legacy system writes it -> the field it holds.
 HEADERS = {
@@ -100,29 +107,32 @@ def parse(content: bytes) -> Parsed:
         problem = "does not decode as cp874" if header_line is None else "is empty"
         raise ParseError(f"{DATASET}: line 1 (the header) {problem}")
     header = [name.strip() for name in next(csv.reader([header_line]))]
-    missing = [f"{thai!r} ({field})" for thai, field in HEADERS.items() if thai not in header]
-    if missing:
-        raise ParseError(f"{DATASET}: header line lacks column(s) {', '.join(missing)}")
     unknown = [name for name in header if name not in HEADERS]
     if unknown:
         log.warning("%s: ignoring unknown column(s) %s", DATASET, unknown)
     parsed = Parsed(rows={DISPATCHES.name: []})
-    rows = parsed.rows[DISPATCHES.name]
+    absent = {field: thai for thai, field in HEADERS.items() if thai not in header}
+    if absent:
+        log.warning(
+            "%s: header line lacks column(s) %s: schema drift",
+            DATASET,
+            ", ".join(f"{thai!r} ({field})" for field, thai in absent.items()),
+        )
+        missing = set(absent) | {_TIMES[f] for f in absent if f in _TIMES}
+        parsed.missing[DISPATCHES.name] = missing
+    records: list[tuple[int, str, str]] = []
     for number, raw in enumerate(lines[1:], start=2):
         raw = raw.rstrip(b"\r")
         if not raw.strip():
             continue
         text = _decode(raw)
-        payload = text if text is not None else raw.decode(ENCODING, errors="backslashreplace")
-        try:
-            if text is None:
-                raise RowError(_encoding_reason(raw, header))
-            fields = next(csv.reader([text]))
-            if len(fields) != len(header):
-                raise RowError(f"line has {len(fields)} fields, the header has {len(header)}")
-            rows.append(DISPATCHES.typed(_record(header, fields)))
-        except RowError as error:
-            parsed.rejects.append(Reject(DISPATCHES.name, number, payload, str(error)))
+        if text is None:
+            payload = raw.decode(ENCODING, errors="backslashreplace")
+            reason = _encoding_reason(raw, header)
+            parsed.rejects.append(Reject(DISPATCHES.name, number, payload, reason))
+        else:
+            records.append((number, text, text))
+    DISPATCHES.collect(records, parsed, convert=lambda line: _record(header, line))
     return parsed
 
 
@@ -143,13 +153,17 @@ def _encoding_reason(raw: bytes, header: list[str]) -> str:
     return f"column {column!r}: byte 0x{byte:02x} is not valid cp874"
 
 
-def _record(header: list[str], fields: list[str]) -> dict[str, Any]:
+def _record(header: list[str], line: str) -> dict[str, Any]:
+    """One decoded line -> the table's columns; RowError for a ragged line or a bad time."""
+    fields = next(csv.reader([line]))
+    if len(fields) != len(header):
+        raise RowError(f"line has {len(fields)} fields, the header has {len(header)}")
     record: dict[str, Any] = {}
     for name, value in zip(header, fields, strict=True):
         if name in HEADERS:
             record[HEADERS[name]] = value.strip()
     for text_column, utc_column in _TIMES.items():
-        record[utc_column] = _be_local_time(record[text_column], text_column)
+        record[utc_column] = _be_local_time(record.get(text_column, ""), text_column)
     return record
 
 

@@ -154,50 +154,88 @@ def demo(
     _print_summaries(summaries)
     data_dir = settings.data_dir.resolve()
     typer.echo(f"\ndone in {time.monotonic() - started:.0f} s. Outputs:")
+    reports = data_dir / "reports"
     typer.echo(f"  warehouse     {data_dir / 'warehouse.duckdb'}  (schemas raw, audit, quarantine)")
     typer.echo(f"  landing zone  {data_dir / 'raw'}  (responses as received + manifest.jsonl)")
+    typer.echo(f"  data quality  {reports / 'quality'}/<run id>/index.html")
+    typer.echo(f"  data docs     {reports / 'gx' / 'data_docs' / 'index.html'}")
     typer.echo("  status        smartcity status")
 
 
 @app.command()
 @_fails_cleanly
 def status(ctx: typer.Context) -> None:
-    """Per dataset: last batch, rows received / loaded / quarantined, freshness."""
+    """Per dataset: last batch, rows received / loaded / quarantined, freshness.
+
+    Exits 1 when a dataset is stale (nothing newer than its allowed lag) or has no data.
+    """
     from rich.table import Table
 
+    from connectors.registry import connector_for
     from warehouse.audit import dataset_status
 
     settings = _load_settings(ctx)
     lags = {name: source.lag_hours for name, source in settings.sources.items()}
+    newest = {name: getattr(connector_for(name), "FRESHNESS", None) for name in lags}
     table = Table(title=f"datasets in {settings.warehouse.path}")
-    for column in (
+    headers = (
         "dataset",
         "last batch (Bangkok)",
         "batches",
         "received",
         "loaded",
         "quarantined",
+        "newest data (Bangkok)",
+        "allowed lag",
         "freshness",
-    ):
-        table.add_column(
-            column,
-            justify="right"
-            if column in {"batches", "received", "loaded", "quarantined"}
-            else "left",
-        )
+    )
+    for header in headers:
+        numeric = header in {"batches", "received", "loaded", "quarantined", "allowed lag"}
+        table.add_column(header, justify="right" if numeric else "left")
     colours = {"fresh": "green", "stale": "red", "never": "yellow"}
-    for item in dataset_status(settings.warehouse, lags):
-        last = _bangkok(item.last_batch_at)
+    statuses = dataset_status(settings.warehouse, lags, newest)
+    for item in statuses:
         table.add_row(
             item.dataset,
-            last,
+            _bangkok(item.last_batch_at),
             str(item.batches),
             f"{item.rows_received:,}",
             f"{item.rows_loaded:,}",
             f"{item.rows_quarantined:,}",
+            _bangkok(item.newest_at),
+            f"{item.lag_hours:g} h",
             f"[{colours[item.freshness]}]{item.freshness}[/]",
         )
     _console().print(table)
+    unhealthy = [f"{s.dataset} ({s.freshness})" for s in statuses if s.freshness != "fresh"]
+    if unhealthy:
+        typer.echo(f"not fresh: {', '.join(unhealthy)}", err=True)
+        raise typer.Exit(1)
+
+
+report_app = typer.Typer(help="Reports for auditors and partners.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("quality")
+@_fails_cleanly
+def report_quality(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Option(help="Flow run to report (default: the latest programme run)")
+    ] = None,
+) -> None:
+    """Data-quality report: checks run, failed and rows set aside, per dataset and batch."""
+    from flows.quality import quality_report
+
+    folder, report = quality_report(_load_settings(ctx), run_id)
+    totals = report["totals"]
+    typer.echo(
+        f"{totals['batch_count']} batches, {totals['rows_quarantined']:,} rows quarantined, "
+        f"{totals['failed_critical']} critical and {totals['failed_warning']} warning failures"
+    )
+    typer.echo(f"report: {folder / 'index.html'}")
+    typer.echo(f"data:   {folder / 'quality.json'}")
 
 
 def _load_settings(ctx: typer.Context):

@@ -6,6 +6,7 @@ every flow run writes its row to the run ledger ``audit.runs``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from prefect.futures import wait
 from prefect.runtime import flow_run
 
 from connectors.registry import connector_for, datasets_of
+from expectations.gate import Gate
 from flows.config import Settings, load_settings
+from flows.quality import publish_quality_report
 from warehouse import audit
 from warehouse.ingest import ingest_file, ingest_source
 from warehouse.loader import BatchResult
@@ -80,6 +83,7 @@ def ingest_dataset(
         connector_for(dataset),
         settings.source(dataset, url),
         run_id,
+        validate=gate_for(settings),
         on_batch=report,
     )
     return DatasetSummary.of(dataset, results)
@@ -126,9 +130,10 @@ STAKEHOLDER_FLOWS = (city, transit, university, citizens)
 
 @flow(name="programme_daily")
 def programme_daily(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """Every stakeholder once, in order; a failing stakeholder does not stop the others."""
+    """Every stakeholder once, in order, then the data-quality report; a failing stakeholder
+    does not stop the others."""
     settings = _settings(config, data_dir)
-    with recorded_run(settings, ["*"]):
+    with recorded_run(settings, ["*"]) as run_id:
         summaries, failures = [], []
         for stakeholder_flow in STAKEHOLDER_FLOWS:
             state = stakeholder_flow(config=config, data_dir=data_dir, return_state=True)
@@ -136,6 +141,8 @@ def programme_daily(config: str | None = None, data_dir: str | None = None) -> l
                 summaries.extend(state.result())
             else:
                 failures.append(f"{stakeholder_flow.name}: {state.message}")
+        report = publish_quality_report(settings, run_id)
+        get_run_logger().info("data-quality report: %s", report / "index.html")
         if failures:
             raise IngestError("; ".join(failures))
         return summaries
@@ -148,9 +155,16 @@ def ingest_received_file(
     """Load a file a steward received by hand; a file that cannot be parsed fails the run."""
     settings = _settings(config, data_dir)
     with recorded_run(settings, [dataset]) as run_id:
+        gate = gate_for(settings)
         result = ingest_file(
-            settings.warehouse, connector_for(dataset), dataset, Path(path), run_id
+            settings.warehouse,
+            connector_for(dataset),
+            settings.sources[dataset],
+            Path(path),
+            run_id,
+            gate,
         )
+        gate.build_docs()
         get_run_logger().info(
             "%s: %s from %s, %d loaded, %d quarantined",
             dataset,
@@ -171,7 +185,8 @@ def ingest_received_file(
 def recorded_run(settings: Settings, datasets: list[str]) -> Iterator[str]:
     """Write this flow run's row to ``audit.runs`` at start, and close it with its outcome."""
     run_id = str(flow_run.id)
-    audit.start_run(settings.warehouse, run_id, flow_run.flow_name, datasets)
+    root_run_id = str(flow_run.root_flow_run_id or run_id)
+    audit.start_run(settings.warehouse, run_id, root_run_id, flow_run.flow_name, datasets)
     try:
         yield run_id
     except BaseException as error:
@@ -190,6 +205,7 @@ def _ingest_all(
     with recorded_run(settings, datasets) as run_id:
         futures = [ingest_dataset.submit(settings, d, run_id, url) for d in datasets]
         wait(futures)
+        gate_for(settings).build_docs()
         summaries, failures = [], []
         for dataset, future in zip(datasets, futures, strict=True):
             state = future.state
@@ -200,6 +216,19 @@ def _ingest_all(
         if failures:
             raise IngestError("; ".join(failures))
         return summaries
+
+
+_GATES: dict[Path, Gate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def gate_for(settings: Settings) -> Gate:
+    """The process's Great Expectations gate for this data directory (built once: ~7 s)."""
+    key = settings.data_dir.resolve()
+    with _GATES_LOCK:
+        if key not in _GATES:
+            _GATES[key] = Gate(settings.data_dir / "reports" / "gx")
+        return _GATES[key]
 
 
 def _settings(config: str | None, data_dir: str | None) -> Settings:

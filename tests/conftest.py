@@ -53,6 +53,7 @@ def programme(prefect_api: None, emulators: dict[str, Emulator], tmp_path_factor
     from flows.ingest import programme_daily
 
     directory = tmp_path_factory.mktemp("programme")
-    config = write_config(directory, emulators)
+    # a day's lag for the live feed, so that tests reading this warehouse later still find it fresh
+    config = write_config(directory, emulators, transit__gtfs_rt={"lag_hours": 24})
     programme_daily(config=str(config), data_dir=str(directory / "data"))
     return load_settings(config, directory / "data")

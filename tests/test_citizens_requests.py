@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from connectors import citizens_requests as conn
-from connectors.base import Parsed, ParseError, Source, SourceError
+from connectors.base import ROW, Parsed, ParseError, Source, SourceError
 from connectors.http import make_client
 from emulators import citizens
 from emulators.server import Emulator
@@ -63,7 +63,10 @@ def test_parse_types_rows_and_converts_local_times_to_utc() -> None:
     assert row["lat"] == 16.43 and row["long"] == 102.83
     assert row["zipcode"] == "40000" and row["service_code"] == "104"
     assert row["description"].endswith("081-234-5678")  # kept as written; masking comes later
-    assert set(row) == set(conn.REQUESTS.columns)
+    assert set(row) == {*conn.REQUESTS.columns, ROW}
+    assert [r[ROW] for r in rows] == [1, 2]  # 1-based position in the response
+    assert parsed.missing == {}
+    assert conn.FRESHNESS == (TABLE, "requested_datetime")
 
 
 def test_parse_rejects_bad_rows_by_number_and_column_and_keeps_the_rest() -> None:
@@ -75,7 +78,7 @@ def test_parse_rejects_bad_rows_by_number_and_column_and_keeps_the_rest() -> Non
         _request(service_request_id="E", requested_datetime="25/11/2569 08:15"),
     ]
     parsed = conn.parse(_body(rows))
-    assert [r["service_request_id"] for r in parsed.rows[TABLE]] == ["B"]
+    assert [(r["service_request_id"], r[ROW]) for r in parsed.rows[TABLE]] == [("B", 2)]
     reasons = {reject.row_number: reject.reason for reject in parsed.rejects}
     assert set(reasons) == {1, 3, 4, 5}
     assert "'lat'" in reasons[1]
@@ -106,17 +109,35 @@ def test_parse_raises_for_responses_that_cannot_be_read() -> None:
         conn.parse(body[: len(body) // 2])
     with pytest.raises(ParseError, match="not an array"):
         conn.parse(b'{"code": 400, "description": "bad"}')
+
+
+def test_parse_names_fields_missing_from_every_request_and_types_them_null() -> None:
     drifted = [{k: v for k, v in _request().items() if k != "lat"}] * 2
-    with pytest.raises(ParseError, match="'lat' is missing from every request"):
-        conn.parse(_body(drifted))
+    parsed = conn.parse(_body([*drifted, "not a request"]))  # a non-object row has no say
+    assert parsed.missing == {TABLE: {"lat"}}
+    assert [(r[ROW], r["lat"]) for r in parsed.rows[TABLE]] == [(1, None), (2, None)]
+    assert [r.row_number for r in parsed.rejects] == [3]
+    # a key field gone from every request: typed null, left for the suite to set the page aside
+    no_key = [{k: v for k, v in _request().items() if k != "service_request_id"}] * 2
+    parsed = conn.parse(_body(no_key))
+    assert parsed.missing == {TABLE: {"service_request_id"}}
+    assert parsed.rejects == [] and len(parsed.rows[TABLE]) == 2
+    assert all(r["service_request_id"] is None for r in parsed.rows[TABLE])
+    # absent from one request only: not drift, and the key is still required of that row
+    parsed = conn.parse(_body([_request(), no_key[0]]))
+    assert parsed.missing == {}
+    assert [(r.row_number, "key is missing" in r.reason) for r in parsed.rejects] == [(2, True)]
 
 
 def test_parse_empty_window_and_optional_fields_absent() -> None:
-    assert conn.parse(b"[]").rows == {TABLE: []}
+    empty = conn.parse(b"[]")
+    assert empty.rows == {TABLE: []} and empty.missing == {}  # nothing to judge drift on
     row = {k: v for k, v in _request().items() if k not in {"media_url", "service_notice"}}
     parsed = conn.parse(b"\xef\xbb\xbf" + _body([row]))  # with a BOM
     assert parsed.rows[TABLE][0]["media_url"] is None
     assert parsed.rejects == []
+    # named as absent; the suite does not require the optional GeoReport fields
+    assert parsed.missing == {TABLE: {"media_url", "service_notice"}}
 
 
 # --- extract with a mock transport -------------------------------------------------------------
@@ -372,8 +393,14 @@ def test_data_faults_duplicates_codes_ranges_and_drift(emulator: Emulator) -> No
     _, parsed = _extract(emulator, history_days=3)
     assert parsed.rows[TABLE] and all(r["media_url"] is None for r in parsed.rows[TABLE])
     emulator.faults.data["missing_column"] = "lat"
-    with pytest.raises(ParseError, match="'lat'"):
-        _extract(emulator, history_days=3)
+    source = _source(emulator, history_days=3)
+    with make_client(source) as client:
+        pages = list(conn.extract(client, source, None))
+    drifted = [conn.parse(page.content) for page in pages]
+    assert sum(len(parsed.rows[TABLE]) for parsed in drifted) > 0
+    for parsed in drifted:  # drift is no parse error: the suite sets such a page aside whole
+        assert parsed.missing == ({TABLE: {"lat"}} if parsed.rows[TABLE] else {})
+        assert not parsed.rejects and all(r["lat"] is None for r in parsed.rows[TABLE])
 
 
 @pytest.mark.emulator

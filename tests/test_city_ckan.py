@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from connectors import city_hotel_occupancy, city_mice_events, city_population, city_solar
-from connectors.base import Page, Parsed, ParseError, Source, SourceError
+from connectors.base import ROW, Page, Parsed, ParseError, Source, SourceError
 from connectors.http import make_client
 from emulators.city import build, history_start
 from emulators.server import Emulator
@@ -104,6 +104,7 @@ def test_extract_finds_the_datastore_resource_and_pages_by_offset() -> None:
     assert {(q["limit"], q["sort"]) for q in searches} == {("4", "_id")}
     rows = [row for page in pages for row in city_solar.parse(page.content).rows["city_solar"]]
     assert [row["ckan_row_id"] for row in rows] == list(range(1, 11))
+    assert [row[ROW] for row in rows] == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2]  # position in its response
 
 
 def test_a_rerun_against_an_unchanged_portal_fetches_one_empty_page() -> None:
@@ -184,7 +185,8 @@ def test_parse_rejects_bad_rows_naming_the_column_and_keeps_the_rest() -> None:
         {**_solar_record(5), "site_id": None},
     ]
     parsed = city_solar.parse(_search_answer(records))
-    assert [row["ckan_row_id"] for row in parsed.rows["city_solar"]] == [1]
+    assert [(row["ckan_row_id"], row[ROW]) for row in parsed.rows["city_solar"]] == [(1, 1)]
+    assert parsed.missing == {}
     reasons = {reject.row_number: reject.reason for reject in parsed.rejects}
     assert set(reasons) == {2, 3, 4, 5}
     assert "'energy_kwh'" in reasons[2]
@@ -275,11 +277,56 @@ def test_unparseable_answers_raise_parse_error(content: bytes, message: str) -> 
         city_solar.parse(content)
 
 
-def test_a_missing_column_is_schema_drift() -> None:
+def test_a_missing_column_is_schema_drift_left_to_the_suite() -> None:
     fields = [f for f in SOLAR_FIELDS if f["id"] != "energy_kwh"]
-    answer = _envelope({"fields": fields, "records": [_solar_record(1)], "total": 1})
-    with pytest.raises(ParseError, match="'energy_kwh' missing"):
-        city_solar.parse(json.dumps(answer).encode())
+    records = [{k: v for k, v in _solar_record(n).items() if k != "energy_kwh"} for n in (1, 2)]
+    answer = _envelope({"fields": fields, "records": records, "total": 2})
+    parsed = city_solar.parse(json.dumps(answer).encode())
+    assert parsed.missing == {"city_solar": {"energy_kwh"}}
+    rows = parsed.rows["city_solar"]
+    assert [(row[ROW], row["site_id"], row["energy_kwh"]) for row in rows] == [
+        (1, "SOL-01", None),
+        (2, "SOL-02", None),
+    ]
+    assert parsed.rejects == []
+
+
+def test_a_missing_key_field_is_typed_null_not_rejected_row_by_row() -> None:
+    """The suite's expect_column_to_exist sets the batch aside whole, with one reason."""
+    records = [{k: v for k, v in _solar_record(n).items() if k != "site_id"} for n in (1, 2, 3)]
+    answer = _envelope({"fields": SOLAR_FIELDS, "records": records, "total": 3})  # still declared
+    parsed = city_solar.parse(json.dumps(answer).encode())
+    assert parsed.missing == {"city_solar": {"site_id"}}
+    assert [row["site_id"] for row in parsed.rows["city_solar"]] == [None, None, None]
+    assert parsed.rejects == []
+
+
+def test_a_missing_source_field_names_every_raw_column_made_from_it() -> None:
+    fields = [{"id": name} for name in city_population.FIELDS if name not in {"year", "lat"}]
+    record = {
+        "_id": 1,
+        "community_code": "KKC-01",
+        "community_name": "ชุมชน",
+        "municipality": "เทศบาลนครขอนแก่น",
+        "population": "1,000",
+        "households": "300",
+        "lon": 102.83,
+        "lat": 16.43,  # carried by the record but not declared: the answer's schema lacks it
+    }
+    answer = _envelope({"fields": fields, "records": [record], "total": 1})
+    parsed = city_population.parse(json.dumps(answer, ensure_ascii=False).encode())
+    assert parsed.missing == {"city_population": {"year_be", "year_ce", "latitude"}}
+    (row,) = parsed.rows["city_population"]
+    assert (row["year_be"], row["year_ce"], row["latitude"]) == (None, None, None)
+    assert (row["community_code"], row["population"], row["longitude"]) == ("KKC-01", 1000, 102.83)
+
+
+def test_freshness_names_a_date_column_of_the_connector_s_table() -> None:
+    assert city_population.FRESHNESS is None  # yearly counts carry no event time
+    for module in (city_mice_events, city_hotel_occupancy, city_solar):
+        table_name, column = module.FRESHNESS
+        (table,) = module.TABLES
+        assert table_name == table.name and table.columns[column] == "DATE"
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +397,8 @@ def test_emulator_extract_and_parse_every_row_then_nothing_new(
     assert [int(p.watermark_after) for p in pages] == sorted(int(p.watermark_after) for p in pages)
     keys = Counter(tuple(row[k] for k in table.key) for row in rows)
     assert max(keys.values()) == 1
-    assert set(rows[0]) == set(table.columns)
+    assert set(rows[0]) == set(table.columns) | {ROW}
+    assert [row[ROW] for row in module.parse(pages[0].content).rows[table.name]][:3] == [1, 2, 3]
     assert {row["municipality"] for row in rows} <= THAI_NAMES
 
     again = _run(source, module, pages[-1].watermark_after)
@@ -434,7 +482,7 @@ def test_emulator_malformed_rows_become_rejects_naming_the_column(
     named = {column for reject in parsed.rejects for column in columns if column in reject.reason}
     assert named == columns
     assert all(r.row_number >= 1 and json.loads(r.payload)["_id"] for r in parsed.rejects)
-    assert all(set(row) == set(module.TABLES[0].columns) for row in rows)
+    assert all(set(row) == set(module.TABLES[0].columns) | {ROW} for row in rows)
 
 
 @pytest.mark.emulator
@@ -455,11 +503,13 @@ def test_emulator_out_of_range_unknown_codes_and_duplicates(portal: Emulator) ->
 
 
 @pytest.mark.emulator
-def test_emulator_missing_column_is_a_parse_error(portal: Emulator) -> None:
+def test_emulator_missing_column_is_recorded_as_missing(portal: Emulator) -> None:
     portal.faults.data["missing_column"] = "energy_kwh"
     pages = _run(_source(portal, city_solar), city_solar)
-    with pytest.raises(ParseError, match="'energy_kwh' missing"):
-        city_solar.parse(pages[0].content)
+    parsed = city_solar.parse(pages[0].content)
+    assert parsed.missing == {"city_solar": {"energy_kwh"}}
+    assert parsed.rejects == [] and parsed.rows["city_solar"]
+    assert all(row["energy_kwh"] is None for row in parsed.rows["city_solar"])
 
 
 @pytest.mark.emulator

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from connectors import city_sensors
-from connectors.base import Page, Parsed, ParseError, Source, SourceError
+from connectors.base import ROW, Page, Parsed, ParseError, Source, SourceError
 from connectors.http import make_client
 from emulators import sensors
 from emulators.server import Emulator
@@ -57,8 +57,20 @@ def event(number: int = 1, **changes: Any) -> dict[str, Any]:
         "data": base64.b64encode(bytes([0x01, 0x90, 0x57])).decode(),
         "object": {"pm25": 40.0, "battery": 87.0},
         "rxInfo": [
-            {"gatewayId": "0016c001ff1a0003", "uplinkId": 4217106255, "rssi": -97, "snr": 2.5},
-            {"gatewayId": "0016c001ff1a0002", "uplinkId": 17, "rssi": -81, "snr": 1.25},
+            {
+                "gatewayId": "0016c001ff1a0003",
+                "uplinkId": 4217106255,
+                "nsTime": f"2026-11-20T0{number}:00:00.180000000Z",
+                "rssi": -97,
+                "snr": 2.5,
+            },
+            {
+                "gatewayId": "0016c001ff1a0002",
+                "uplinkId": 17,
+                "nsTime": f"2026-11-20T0{number}:00:00.150000001Z",
+                "rssi": -81,
+                "snr": 1.25,
+            },
         ],
         "txInfo": {
             "frequency": 923200000,
@@ -84,7 +96,9 @@ def test_parse_flattens_and_types_an_event() -> None:
 
     assert parsed.rejects == []
     [row] = parsed.rows[TABLE]
-    assert set(row) == set(city_sensors.UPLINKS.columns)
+    assert set(row) == {*city_sensors.UPLINKS.columns, ROW}
+    assert row[ROW] == 1
+    assert parsed.missing == {}
     assert row["deduplication_id"] == "3ac7e3c4-4401-4b8d-9386-a5c902f90001"
     assert row["time"] == datetime(2026, 11, 20, 1, 0, 0, 123456, tzinfo=UTC)
     assert row["dev_eui"] == "70b3d57ed0000005"
@@ -96,6 +110,8 @@ def test_parse_flattens_and_types_an_event() -> None:
     assert (row["pm25"], row["water_level_cm"], row["battery"]) == (40.0, None, 87.0)
     assert (row["gateway_count"], row["best_rssi"], row["best_snr"]) == (2, -81, 2.5)
     assert row["best_gateway_id"] == "0016c001ff1a0002"
+    # the network server's own receipt time: the earliest nsTime of the gateways
+    assert row["ns_time"] == datetime(2026, 11, 20, 1, 0, 0, 150000, tzinfo=UTC)
     assert (row["frequency_hz"], row["spreading_factor"], row["code_rate"]) == (
         923200000,
         7,
@@ -133,7 +149,7 @@ def test_parse_rejects_bad_rows_naming_the_column_and_keeps_the_rest() -> None:
     ]
     parsed = city_sensors.parse(body(events, ascii=True))  # a lone surrogate needs escaping
 
-    assert [row["f_cnt"] for row in parsed.rows[TABLE]] == [42]
+    assert [(row["f_cnt"], row[ROW]) for row in parsed.rows[TABLE]] == [(42, 1)]
     reasons = {reject.row_number: reject.reason for reject in parsed.rejects}
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8]
     assert "deduplication_id" in reasons[2]
@@ -164,12 +180,86 @@ def test_parse_raises_on_an_unreadable_response(content: bytes, message: str) ->
         city_sensors.parse(content)
 
 
-def test_parse_raises_on_schema_drift() -> None:
+def test_rows_keep_their_position_in_the_response() -> None:
+    events = [event(1), "not an event", event(3), event(4, time="yesterday"), event(5)]
+    parsed = city_sensors.parse(body(events))
+
+    assert [row[ROW] for row in parsed.rows[TABLE]] == [1, 3, 5]
+    assert [row["f_cnt"] for row in parsed.rows[TABLE]] == [42, 44, 46]
+    assert [reject.row_number for reject in parsed.rejects] == [2, 4]
+
+
+def test_schema_drift_types_the_rows_and_names_the_missing_columns() -> None:
+    """A field gone from every event is for the suite to judge (the batch), not the parser."""
     events = [event(1), event(2)]
     for item in events:
         del item["fCnt"]
-    with pytest.raises(ParseError, match="'fCnt' missing from all 2 events"):
-        city_sensors.parse(body(events))
+        del item["deviceInfo"]["devEui"]
+    parsed = city_sensors.parse(body(events))
+
+    assert parsed.missing == {TABLE: {"f_cnt", "dev_eui"}}
+    assert parsed.rejects == []
+    rows = parsed.rows[TABLE]
+    assert [(row["f_cnt"], row["dev_eui"], row[ROW]) for row in rows] == [
+        (None, None, 1),
+        (None, None, 2),
+    ]
+    assert [row["pm25"] for row in rows] == [40.0, 40.0]  # the rest is typed as usual
+
+
+def test_a_whole_part_gone_names_every_column_it_fills() -> None:
+    events = [event(1), event(2)]
+    for item in events:
+        del item["rxInfo"]
+    parsed = city_sensors.parse(body(events))
+
+    assert parsed.missing[TABLE] == {
+        "gateway_count",
+        "best_gateway_id",
+        "best_rssi",
+        "best_snr",
+        "rx_info_json",
+        "ns_time",
+    }
+    assert all(row["gateway_count"] is None for row in parsed.rows[TABLE])
+
+
+def test_a_key_gone_from_every_event_is_drift_typed_null_for_the_suite_to_judge() -> None:
+    events = [event(1), event(2)]
+    for item in events:
+        del item["deduplicationId"]
+    parsed = city_sensors.parse(body(events))
+
+    assert parsed.missing == {TABLE: {"deduplication_id"}}
+    assert [row["deduplication_id"] for row in parsed.rows[TABLE]] == [None, None]
+    assert [row["_row"] for row in parsed.rows[TABLE]] == [1, 2] and parsed.rejects == []
+
+
+def test_a_reading_is_drift_only_when_gone_from_every_event_of_its_port() -> None:
+    flood = {"fPort": 3, "object": {"water_level_cm": 31.5, "battery": 90}}
+    no_pm = [event(1, object={"battery": 80}), event(2, object={"battery": 81})]
+    assert city_sensors.parse(body([*no_pm, event(3, **flood)])).missing == {TABLE: {"pm25"}}
+
+    one_lost = [event(1, object={"battery": 80}), event(2), event(3, **flood)]
+    assert city_sensors.parse(body(one_lost)).missing == {}  # a lost reading, for the suite
+
+    # water-level events never carry pm25, nor PM2.5 events a water level: not drift
+    mixed = [event(1), event(2), event(3, **flood), event(4, **flood)]
+    assert city_sensors.parse(body(mixed)).missing == {}
+
+
+def test_drift_is_not_judged_on_a_single_event() -> None:
+    lone = event(1)
+    del lone["fCnt"]
+    parsed = city_sensors.parse(body([lone]))
+
+    assert parsed.missing == {}
+    assert parsed.rows[TABLE][0]["f_cnt"] is None
+
+
+def test_freshness_is_the_event_time() -> None:
+    assert city_sensors.FRESHNESS == (TABLE, "time")
+    assert city_sensors.UPLINKS.columns["time"] == "TIMESTAMPTZ"
 
 
 # --- extract: paging and the watermark, with a mock relay ---
@@ -409,16 +499,26 @@ def test_clock_skew_loads_future_rows_but_keeps_the_watermark(relay: Emulator) -
     skewed = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(days=3000)
     future = [row for row in rows if row["time"] > skewed]
     assert len(future) == 2
+    # the network server's clock is right: that is what the suite compares the time with
+    assert all(row["ns_time"] < datetime.now(UTC) for row in future)
     assert page.watermark_after == clean
 
 
 @pytest.mark.emulator
-def test_missing_column_is_schema_drift(relay: Emulator) -> None:
-    relay.faults.data["missing_column"] = "devEui"
+@pytest.mark.parametrize(
+    ("field", "columns"),
+    [("devEui", {"dev_eui"}), ("fCnt", {"f_cnt"}), ("pm25", {"pm25"})],
+)
+def test_missing_column_is_schema_drift(relay: Emulator, field: str, columns: set[str]) -> None:
+    relay.faults.data["missing_column"] = field
     [page] = pull(relay, page_size=5000)
+    parsed = city_sensors.parse(page.content)
 
-    with pytest.raises(ParseError, match=r"deviceInfo\.devEui"):
-        city_sensors.parse(page.content)
+    assert parsed.missing == {TABLE: columns}
+    assert parsed.rejects == []
+    rows = parsed.rows[TABLE]
+    assert len(rows) > 0.97 * 5040
+    assert all(row[column] is None for row in rows for column in columns)
 
 
 @pytest.mark.emulator

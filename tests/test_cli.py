@@ -144,3 +144,19 @@ def test_url_with_several_datasets_is_refused(tmp_path: Path) -> None:
         "--data-dir", str(tmp_path), "ingest", "city.solar", "city.population", "--url", "http://x"
     )
     assert result.exit_code == 1 and "exactly one dataset" in result.output
+
+
+def test_status_exits_non_zero_naming_a_stale_dataset(
+    prefect_api: None, emulators, tmp_path: Path
+) -> None:
+    from flows.ingest import ingest
+    from tests.support import write_config
+
+    emulators["citizens"].faults.data["stale_feed"] = True  # nothing filed for three days
+    config = write_config(tmp_path, emulators, citizens__requests={"options": {"history_days": 10}})
+    data = tmp_path / "data"
+    ingest(datasets=["citizens.requests"], config=str(config), data_dir=str(data))
+    result = invoke("--config", str(config), "--data-dir", str(data), "status")
+    assert result.exit_code == 1
+    assert "not fresh:" in result.output and "citizens.requests (stale)" in result.output
+    assert "city.solar (never)" in result.output

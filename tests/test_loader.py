@@ -14,8 +14,8 @@ import pytest
 from connectors.base import Page, Parsed, ParseError, Table, as_payload
 from warehouse.audit import dataset_status
 from warehouse.db import Warehouse
-from warehouse.ingest import ingest_page
-from warehouse.landing import manifest_rows
+from warehouse.landing import land, manifest_rows
+from warehouse.loader import BatchResult, load_batch
 
 READINGS = Table(
     name="test_readings",
@@ -40,6 +40,12 @@ CONNECTOR = SimpleNamespace(DATASET="test.readings", TABLES=(READINGS,), parse=p
 def page(records: object, url: str = "http://s.test/readings?page=1") -> Page:
     body = records if isinstance(records, bytes) else json.dumps(records).encode()
     return Page(url=url, content=body, extension="json", received_at=datetime.now(UTC))
+
+
+def ingest_page(
+    warehouse: Warehouse, connector: object, dataset: str, page: Page, run_id: str | None
+) -> BatchResult:
+    return load_batch(warehouse, connector, land(warehouse.raw_dir, dataset, page), run_id)
 
 
 @pytest.fixture
@@ -133,9 +139,6 @@ def test_manifest_matches_every_landed_file_and_files_are_read_only(warehouse: W
 
 
 def test_tampered_raw_file_is_refused(warehouse: Warehouse) -> None:
-    from warehouse.landing import land
-    from warehouse.loader import load_batch
-
     landed = land(warehouse.raw_dir, "test.readings", page([]))
     target = warehouse.raw_dir / landed.path
     os.chmod(target, 0o644)
@@ -197,10 +200,14 @@ def test_status_counts_and_freshness(warehouse: Warehouse) -> None:
         page([{"station": "A", "day": "2026-01-01", "value": 1}, {"station": "B"}]),
         None,
     )
-    [status, never] = dataset_status(warehouse, {"test.readings": 1.0, "test.other": 1.0})
+    lags = {"test.readings": 24.0, "test.other": 1.0}
+    [status, never] = dataset_status(warehouse, lags, {})
     assert (status.batches, status.rows_received, status.rows_loaded) == (1, 2, 1)
     assert status.rows_quarantined == 1 and status.freshness == "fresh"
     assert never.freshness == "never" and never.batches == 0
+    [by_data, _] = dataset_status(warehouse, lags, {"test.readings": ("test_readings", "day")})
+    assert by_data.freshness == "stale", "its newest reading is of 1 January 2026"
+    assert by_data.newest_at.isoformat() == "2026-01-02T00:00:00+07:00"
 
 
 def test_snapshot_replaces_the_table_and_compares_with_the_last_batch(

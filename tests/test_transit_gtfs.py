@@ -68,6 +68,9 @@ def test_parse_minimal_feed_keeps_times_as_text_and_adds_seconds() -> None:
     assert stop["zone_id"] is None  # optional column absent
     assert parsed.rows["transit_gtfs_routes"][0]["route_type"] == 3
     assert "transit_gtfs_calendar_dates" not in parsed.rows  # optional file absent
+    assert parsed.missing == {}  # optional columns absent are null, not drift
+    assert [r["_row"] for r in stop_times] == [1, 2]  # position among the file's records
+    assert transit_gtfs.FRESHNESS is None  # a timetable has no event time
 
 
 def test_parse_tolerates_bom_quotes_column_order_unknown_columns_and_a_folder() -> None:
@@ -117,6 +120,29 @@ def test_single_agency_without_agency_id_is_keyed_by_its_name() -> None:
 
     assert parsed.rejects == []
     assert parsed.rows["transit_gtfs_agency"][0]["agency_id"] == "KKTS"
+
+
+def test_conditionally_required_column_absent_is_drift_typed_null() -> None:
+    stops = "stop_id,stop_name,stop_lon\nS1,One,102.8\nS2,Two,102.9\n"
+    stop_times = "trip_id,stop_id,stop_sequence\nT1,S1,1\nT1,S2,2\n"
+
+    parsed = transit_gtfs.parse(feed(stops=stops, stop_times=stop_times))
+
+    assert parsed.rejects == []
+    assert parsed.missing == {
+        "transit_gtfs_stops": {"stop_lat"},
+        "transit_gtfs_stop_times": {
+            "arrival_time",
+            "arrival_time_seconds",
+            "departure_time",
+            "departure_time_seconds",
+        },
+    }
+    assert [(s["stop_id"], s["stop_lat"]) for s in parsed.rows["transit_gtfs_stops"]] == [
+        ("S1", None),
+        ("S2", None),
+    ]
+    assert [s["arrival_time"] for s in parsed.rows["transit_gtfs_stop_times"]] == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -173,6 +199,7 @@ def test_bad_rows_become_rejects_naming_file_line_and_column() -> None:
         == "stops.txt line 3: column 'stop_name': not valid UTF-8"
     )
     assert [r["stop_sequence"] for r in parsed.rows["transit_gtfs_stop_times"]] == [1, 5]
+    assert [r["_row"] for r in parsed.rows["transit_gtfs_stop_times"]] == [1, 5]
     assert [r["stop_id"] for r in parsed.rows["transit_gtfs_stops"]] == ["S1"]
     bad = next(r for r in parsed.rejects if r.row_number == 2 and r.table.endswith("stops"))
     assert "Bad" in bad.payload and "\ufffd" in bad.payload
@@ -298,9 +325,15 @@ def test_emulator_data_faults(emulator: Emulator) -> None:
     assert [r["route_type"] for r in rows["transit_gtfs_routes"]].count(42) == 1
 
     emulator.faults.data.clear()
-    emulator.faults.data["missing_column"] = "zone_id"
+    emulator.faults.data["missing_column"] = "zone_id"  # optional: null, the feed is valid
     _, parsed = load(emulator)
     assert {s["zone_id"] for s in parsed.rows["transit_gtfs_stops"]} == {None}
+    assert parsed.missing == {}
+
+    emulator.faults.data["missing_column"] = "stop_lat"  # conditionally required: drift
+    _, parsed = load(emulator)
+    assert parsed.missing == {"transit_gtfs_stops": {"stop_lat"}} and parsed.rejects == []
+    assert {s["stop_lat"] for s in parsed.rows["transit_gtfs_stops"]} == {None}
 
     emulator.faults.data["missing_column"] = "stop_sequence"
     expected = "stop_times.txt: missing required column 'stop_sequence'"

@@ -80,6 +80,8 @@ def test_parse_trip_updates_types_and_version() -> None:
     assert (first["arrival_delay"], first["departure_time"]) == (30, None)
     assert first["feed_timestamp"] == datetime.fromtimestamp(T0, UTC)
     assert (first["vehicle_id"], first["route_id"]) == ("KKTS-LRT1-001", "LRT1")
+    assert [r["_row"] for r in rows] == [1, 2]  # position among the feed's StopTimeUpdates
+    assert parsed.missing == {}
     (reject,) = parsed.rejects
     assert reject.table == "transit_gtfs_rt_trip_updates"
     assert reject.row_number == 3
@@ -99,6 +101,27 @@ def test_parse_vehicle_positions_including_a_vehicle_without_trip() -> None:
     assert on_trip["latitude"] == pytest.approx(16.43, abs=1e-5)
     assert spare["trip_id"] is None and spare["start_date"] is None
     assert spare["vehicle_id"] == "KKTS-SPARE-01"
+    assert (on_trip["_row"], spare["_row"]) == (1, 2)
+
+
+def test_a_required_field_no_record_carries_is_drift_typed_null() -> None:
+    feed = rt.FeedMessage()
+    feed.ParseFromString(trip_updates_feed())
+    for entity in feed.entity:
+        for update in entity.trip_update.stop_time_update:
+            update.ClearField("stop_sequence")  # a key field gone from the whole feed
+
+    parsed = transit_gtfs_rt.parse(feed.SerializeToString())
+
+    assert parsed.missing == {"transit_gtfs_rt_trip_updates": {"stop_sequence"}}
+    assert parsed.rejects == []  # not one reject per row: the suite sets the feed aside
+    rows = parsed.rows["transit_gtfs_rt_trip_updates"]
+    assert [(r["_row"], r["stop_id"], r["stop_sequence"]) for r in rows] == [
+        (1, "L01", None),
+        (2, "L02", None),
+        (3, "L03", None),
+    ]
+    assert transit_gtfs_rt.FRESHNESS == ("transit_gtfs_rt_trip_updates", "feed_timestamp")
 
 
 def test_parse_rejects_what_is_not_a_feed() -> None:
@@ -356,3 +379,9 @@ def test_other_data_faults(emulator: Emulator) -> None:
     positions = vehicles.rows["transit_gtfs_rt_vehicle_positions"]
     assert sum(r["latitude"] < 15.6 for r in positions) == 2
     assert sum(r["route_id"] == "ZZ99" for r in positions) == 1
+
+    emulator.faults.data.clear()
+    emulator.faults.data["missing_column"] = "stop_sequence"
+    _, trips = fetch_live(emulator, "trips")
+    assert trips.missing == {"transit_gtfs_rt_trip_updates": {"stop_sequence"}}
+    assert trips.rejects == [] and trips.rows["transit_gtfs_rt_trip_updates"]

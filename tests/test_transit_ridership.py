@@ -135,14 +135,38 @@ def test_parse_types_rows_and_rejects_bad_ones_by_column() -> None:
             "route_id": "LRT1",
             "fare_product": "adult",
             "tap_ins": 2468,
+            "_row": 1,
         }
     ]
+    assert parsed.missing == {}
     reasons = {r.row_number: r.reason for r in parsed.rejects}
     assert set(reasons) == {2, 3, 4, 5}
     assert reasons[2].startswith("column 'tap_ins'")
     assert reasons[3] == "column 'route_id': key is missing"
     assert reasons[4].startswith("column 'service_date'")
     assert '"tap_ins": "n/a"' in parsed.rejects[0].payload
+    assert reasons[5] == "row is a list, not an object"
+
+
+def test_a_field_absent_from_every_row_is_drift_typed_null_not_a_reject() -> None:
+    rows = [row("2026-11-25", "sila"), row("2026-11-25", "samran", route="B20")]
+    for record in rows:
+        del record["fare_product"]  # a key field: still typed, for the suite to set aside
+    body = {"data": [*rows, "not an object"], "meta": {}, "links": {"next": None}}
+
+    parsed = transit_ridership.parse(json.dumps(body).encode())
+
+    assert parsed.missing == {"transit_ridership": {"fare_product"}}
+    assert [
+        (r["_row"], r["route_id"], r["fare_product"]) for r in parsed.rows["transit_ridership"]
+    ] == [
+        (1, "LRT1", None),
+        (2, "B20", None),
+    ]
+    assert [(r.row_number, r.reason) for r in parsed.rejects] == [
+        (3, "row is a str, not an object")
+    ]
+    assert transit_ridership.FRESHNESS == ("transit_ridership", "service_date")
 
 
 @pytest.mark.parametrize(
@@ -181,6 +205,10 @@ def load(emulator: Emulator, watermark: str | None) -> tuple[list[Page], Parsed]
     total = Parsed()
     for page in pages:
         parsed = transit_ridership.parse(page.content)
+        positions = [r["_row"] for r in parsed.rows["transit_ridership"]]
+        positions += [r.row_number for r in parsed.rejects]
+        data = json.loads(page.content)["data"]
+        assert sorted(positions) == list(range(1, len(data) + 1))  # each record, by position
         total.rows.setdefault("transit_ridership", []).extend(parsed.rows["transit_ridership"])
         total.rejects.extend(parsed.rejects)
     return pages, total
@@ -245,10 +273,12 @@ def test_emulator_data_faults_and_a_stale_feed(emulator: Emulator) -> None:
         out_of_range=1, duplicate_rows=1, unknown_codes=1, missing_column="fare_product"
     )
     pages, parsed = load(emulator, "2026-11-20")
-    assert {r.reason for r in parsed.rejects} == {"column 'fare_product': key is missing"}
-    assert len(parsed.rejects) == sum(
-        len(json.loads(p.content)["data"]) for p in pages
-    )  # every row lacks the key
+    assert parsed.rejects == []  # drift is the suite's to judge, not a reject per row
+    assert {r["fare_product"] for r in parsed.rows["transit_ridership"]} == {None}
+    for page in pages:
+        assert transit_ridership.parse(page.content).missing == {
+            "transit_ridership": {"fare_product"}
+        }
 
     emulator.faults.data["missing_column"] = None
     pages, parsed = load(emulator, "2026-11-20")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+import duckdb
+
+from connectors.base import BANGKOK
 from warehouse.db import Warehouse
 
 
-def start_run(warehouse: Warehouse, run_id: str, flow_name: str, datasets: list[str]) -> None:
+def start_run(
+    warehouse: Warehouse, run_id: str, root_run_id: str, flow_name: str, datasets: list[str]
+) -> None:
     with warehouse.write() as con:
         con.execute(
-            "insert or replace into audit.runs (run_id, flow_name, started_at, status, datasets) "
-            "values (?, ?, ?, 'running', ?)",
-            [run_id, flow_name, datetime.now(UTC), datasets],
+            "insert or replace into audit.runs "
+            "(run_id, root_run_id, flow_name, started_at, status, datasets) "
+            "values (?, ?, ?, ?, 'running', ?)",
+            [run_id, root_run_id, flow_name, datetime.now(UTC), datasets],
         )
 
 
@@ -61,7 +68,7 @@ def set_watermark(warehouse: Warehouse, dataset: str, value: str, batch_id: str)
 class DatasetStatus:
     dataset: str
     last_batch_at: datetime | None
-    last_change_at: datetime | None
+    newest_at: datetime | None  # the newest record's time, or the last batch that added rows
     batches: int
     rows_received: int
     rows_loaded: int
@@ -70,15 +77,24 @@ class DatasetStatus:
 
     @property
     def freshness(self) -> str:
-        """``fresh``, ``stale`` (no new content for longer than the lag) or ``never``."""
-        if self.last_change_at is None:
+        """``fresh``, ``stale`` (nothing newer than the allowed lag) or ``never`` (no data)."""
+        if self.newest_at is None:
             return "never"
-        age = datetime.now(UTC) - self.last_change_at
+        age = datetime.now(UTC) - self.newest_at
         return "fresh" if age <= timedelta(hours=self.lag_hours) else "stale"
 
 
-def dataset_status(warehouse: Warehouse, lags: dict[str, float]) -> list[DatasetStatus]:
-    """Per configured dataset: batches and row totals, and when it last brought new rows."""
+def dataset_status(
+    warehouse: Warehouse,
+    lags: Mapping[str, float],
+    newest_columns: Mapping[str, tuple[str, str] | None],
+) -> list[DatasetStatus]:
+    """Per configured dataset: batches, row totals, and how new its newest data is.
+
+    ``newest_columns`` names, per dataset, the raw (table, column) holding each record's event
+    time or date; a date counts until the end of that day in Bangkok. A dataset without one
+    (e.g. yearly population) is as new as the last batch that added rows.
+    """
     with warehouse.read() as con:
         rows = con.execute(
             """
@@ -90,13 +106,24 @@ def dataset_status(warehouse: Warehouse, lags: dict[str, float]) -> list[Dataset
             from audit.batches group by dataset
             """
         ).fetchall()
-    found = {row[0]: row for row in rows}
-    statuses = []
-    for dataset, lag in lags.items():
-        _, last, changed, batches, received, loaded, quarantined = found.get(
-            dataset, (dataset, None, None, 0, 0, 0, 0)
-        )
-        statuses.append(
-            DatasetStatus(dataset, last, changed, batches, received, loaded, quarantined, lag)
-        )
+        found = {row[0]: row for row in rows}
+        statuses = []
+        for dataset, lag in lags.items():
+            _, last, changed, batches, received, loaded, quarantined = found.get(
+                dataset, (dataset, None, None, 0, 0, 0, 0)
+            )
+            column = newest_columns.get(dataset)
+            newest = _newest(con, *column) if column and changed else changed
+            statuses.append(
+                DatasetStatus(dataset, last, newest, batches, received, loaded, quarantined, lag)
+            )
     return statuses
+
+
+def _newest(con: duckdb.DuckDBPyConnection, table: str, column: str) -> datetime | None:
+    value = con.execute(f'select max("{column}") from raw.{table}').fetchone()[0]
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value + timedelta(days=1), time(), BANGKOK)
+    return None

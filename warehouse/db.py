@@ -39,6 +39,7 @@ create table if not exists audit.batches (
 );
 create table if not exists audit.runs (
     run_id varchar primary key,
+    root_run_id varchar not null,     -- the outermost flow run (programme_daily) it belongs to
     flow_name varchar not null,
     started_at timestamptz not null,
     finished_at timestamptz,
@@ -54,6 +55,18 @@ create table if not exists audit.watermarks (
     value varchar not null,
     batch_id varchar not null,
     updated_at timestamptz not null
+);
+create table if not exists audit.validations (
+    run_id varchar,
+    dataset varchar not null,
+    batch_id varchar not null,
+    table_name varchar not null,
+    expectation varchar not null,
+    severity varchar not null,        -- critical | warning
+    success boolean not null,
+    observed_value varchar,
+    unexpected_count bigint,
+    validated_at timestamptz not null
 );
 create table if not exists quarantine.rows (
     dataset varchar not null,

@@ -1,13 +1,14 @@
 """The path of one dataset: extract page by page, land each response, load it, move the watermark.
 
 The watermark moves only after the page that carries it is loaded, so a run that stops halfway
-resumes where it stopped, and a rerun fetches nothing twice that it has already loaded.
+resumes where it stopped, and a rerun fetches nothing twice that it has already loaded. The last
+page of a run carries the newest data, so it alone is asked to prove the dataset fresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +20,7 @@ from warehouse.audit import get_watermark, set_watermark
 from warehouse.db import Warehouse
 from warehouse.landing import land
 from warehouse.loader import BatchResult, load_batch
+from warehouse.validation import Validate
 
 
 def ingest_source(
@@ -27,15 +29,20 @@ def ingest_source(
     source: Source,
     run_id: str | None,
     *,
+    validate: Validate | None = None,
     transport: httpx.BaseTransport | None = None,
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> list[BatchResult]:
-    """Ingest everything new from ``source``; stops at a page that cannot be parsed."""
+    """Ingest everything new from ``source``; stops at a page that is rejected."""
     watermark = get_watermark(warehouse, source.dataset)
+    fresh_after = datetime.now(UTC) - timedelta(hours=source.lag_hours)
     results = []
     with make_client(source, transport) as client:
-        for page in connector.extract(client, source, watermark):
-            result = ingest_page(warehouse, connector, source.dataset, page, run_id)
+        for page, last in _with_last(connector.extract(client, source, watermark)):
+            landed = land(warehouse.raw_dir, source.dataset, page)
+            result = load_batch(
+                warehouse, connector, landed, run_id, validate, fresh_after if last else None
+            )
             results.append(result)
             if on_batch:
                 on_batch(result)
@@ -47,7 +54,12 @@ def ingest_source(
 
 
 def ingest_file(
-    warehouse: Warehouse, connector: ModuleType, dataset: str, path: Path, run_id: str | None
+    warehouse: Warehouse,
+    connector: ModuleType,
+    source: Source,
+    path: Path,
+    run_id: str | None,
+    validate: Validate | None = None,
 ) -> BatchResult:
     """Ingest a file a steward received by hand, exactly as if it had been fetched."""
     page = Page(
@@ -56,10 +68,20 @@ def ingest_file(
         extension=path.suffix.lstrip(".") or "bin",
         received_at=datetime.now(UTC),
     )
-    return ingest_page(warehouse, connector, dataset, page, run_id)
+    landed = land(warehouse.raw_dir, source.dataset, page)
+    fresh_after = datetime.now(UTC) - timedelta(hours=source.lag_hours)
+    return load_batch(warehouse, connector, landed, run_id, validate, fresh_after)
 
 
-def ingest_page(
-    warehouse: Warehouse, connector: ModuleType, dataset: str, page: Page, run_id: str | None
-) -> BatchResult:
-    return load_batch(warehouse, connector, land(warehouse.raw_dir, dataset, page), run_id)
+def _with_last(pages: Iterable[Page]) -> Iterator[tuple[Page, bool]]:
+    """Each page with whether it is the last one; a page fetched before a failure still comes."""
+    iterator = iter(pages)
+    current = next(iterator, None)
+    while current is not None:
+        try:
+            following = next(iterator, None)
+        except Exception:
+            yield current, True
+            raise
+        yield current, following is None
+        current = following

@@ -11,6 +11,9 @@ timestamp) is that of the last batch loaded from the same URL is recorded as ``u
 ``stale`` and not loaded again. A connector marked ``SNAPSHOT`` (each response is the whole
 dataset) has its tables' contents replaced by each loaded batch rather than merged, and is
 compared with the last batch loaded from any URL.
+
+Between parse and load, the dataset's checks run on the batch (see ``warehouse.validation`` for
+what a failed check does); every outcome is kept in ``audit.validations``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from connectors.base import Parsed, ParseError, Reject, Table
+from connectors.base import ROW, Parsed, ParseError, Reject, Table, as_payload
 from warehouse.db import Warehouse
 from warehouse.landing import LandedBatch, read_landed
+from warehouse.validation import (
+    Checks,
+    Outcome,
+    Validate,
+    batch_failure,
+    describe,
+    rows_to_set_aside,
+)
 
 ARROW_TYPES = {
     "VARCHAR": pa.string(),
@@ -37,6 +48,21 @@ ARROW_TYPES = {
     "DATE": pa.date32(),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
 }
+
+VALIDATIONS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("dataset", pa.string()),
+        ("batch_id", pa.string()),
+        ("table_name", pa.string()),
+        ("expectation", pa.string()),
+        ("severity", pa.string()),
+        ("success", pa.bool_()),
+        ("observed_value", pa.string()),
+        ("unexpected_count", pa.int64()),
+        ("validated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -64,9 +90,18 @@ class BatchResult:
 
 
 def load_batch(
-    warehouse: Warehouse, connector: ModuleType, landed: LandedBatch, run_id: str | None
+    warehouse: Warehouse,
+    connector: ModuleType,
+    landed: LandedBatch,
+    run_id: str | None,
+    validate: Validate | None = None,
+    fresh_after: datetime | None = None,
 ) -> BatchResult:
-    """Parse the landed bytes and load them; see the module docstring for the rules."""
+    """Parse the landed bytes, check them, and load them; see the module docstring for the rules.
+
+    ``validate`` runs the dataset's checks on each table of the batch (between parse and load);
+    ``fresh_after`` is passed to them when this batch should prove the dataset is fresh.
+    """
     content = read_landed(warehouse.raw_dir, landed)
     try:
         parsed = connector.parse(content)
@@ -82,24 +117,113 @@ def load_batch(
 
     version = parsed.version or landed.sha256
     snapshot = getattr(connector, "SNAPSHOT", False)
-    with warehouse.write() as con, _transaction(con):
+    with warehouse.write() as con:
         previous = con.execute(
             "select batch_id, source_version from audit.batches "
             "where dataset = ? and status = 'loaded' and (url = ? or ?) "
             "order by loaded_at desc limit 1",
             [landed.dataset, landed.url, snapshot],
         ).fetchone()
-        if previous and previous[1] == version:
-            status = "stale" if parsed.version else "unchanged"
-            what = f"header timestamp {version}" if parsed.version else "same content"
-            detail = f"{what} as batch {previous[0]}"
-            return _record(con, landed, run_id, status, Parsed(), detail, version)
+        previous_rows = _rows_of_batch(con, connector.TABLES, previous[0] if previous else None)
+    if previous and previous[1] == version:
+        status = "stale" if parsed.version else "unchanged"
+        what = f"header timestamp {version}" if parsed.version else "same content"
+        with warehouse.write() as con, _transaction(con):
+            return _record(
+                con, landed, run_id, status, Parsed(), f"{what} as batch {previous[0]}", version
+            )
+
+    outcomes: list[Outcome] = []
+    if validate is not None:
+        checks = Checks(landed.batch_id, run_id, fresh_after, previous_rows)
+        for table in connector.TABLES:
+            rows = parsed.rows.get(table.name, [])
+            outcomes += validate(table, rows, parsed.missing.get(table.name, set()), checks)
+    failure = batch_failure(outcomes)
+    if failure:
+        _set_aside(parsed, {key: [describe(failure)] for key in _positions(parsed)})
+    else:
+        _set_aside(parsed, rows_to_set_aside(outcomes))
+
+    with warehouse.write() as con, _transaction(con):
+        _record_outcomes(con, landed, run_id, outcomes)
+        if failure:
+            return _record(con, landed, run_id, "rejected", parsed, describe(failure), version)
         for table in connector.TABLES:
             ensure_table(con, table)
             if snapshot:
                 con.execute(f"delete from raw.{table.name}")
             upsert(con, table, parsed.rows.get(table.name, []), landed.batch_id)
         return _record(con, landed, run_id, "loaded", parsed, None, version)
+
+
+def _rows_of_batch(
+    con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...], batch_id: str | None
+) -> dict[str, int]:
+    """Per table, how many rows of ``batch_id`` the warehouse holds (for row-count checks)."""
+    if batch_id is None:
+        return {}
+    existing = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    return {
+        table.name: con.execute(
+            f"select count(*) from raw.{table.name} where _batch_id = ?", [batch_id]
+        ).fetchone()[0]
+        for table in tables
+        if table.name in existing
+    }
+
+
+def _positions(parsed: Parsed) -> list[tuple[str, int]]:
+    return [(table, row[ROW]) for table, rows in parsed.rows.items() for row in rows]
+
+
+def _set_aside(parsed: Parsed, reasons: dict[tuple[str, int], list[str]]) -> None:
+    """Move the rows named in ``reasons`` from ``parsed.rows`` to ``parsed.rejects``."""
+    if not reasons:
+        return
+    for table, rows in parsed.rows.items():
+        kept = []
+        for row in rows:
+            why = reasons.get((table, row[ROW]))
+            if why is None:
+                kept.append(row)
+                continue
+            payload = as_payload({k: v for k, v in row.items() if k != ROW})
+            parsed.rejects.append(Reject(table, row[ROW], payload, "; ".join(why)))
+        parsed.rows[table] = kept
+
+
+def _record_outcomes(
+    con: duckdb.DuckDBPyConnection, landed: LandedBatch, run_id: str | None, outcomes: list[Outcome]
+) -> None:
+    if not outcomes:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "dataset": landed.dataset,
+            "batch_id": landed.batch_id,
+            "table_name": o.table,
+            "expectation": o.expectation,
+            "severity": o.severity,
+            "success": o.success,
+            "observed_value": o.observed,
+            "unexpected_count": o.unexpected_count,
+            "validated_at": now,
+        }
+        for o in outcomes
+    ]
+    con.register("outcomes", pa.Table.from_pylist(rows, schema=VALIDATIONS_SCHEMA))
+    try:
+        con.execute("insert into audit.validations by name select * from outcomes")
+    finally:
+        con.unregister("outcomes")
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:

@@ -1,0 +1,1 @@
+"""Great Expectations suites (``gx/``, one per raw table) and the code that runs them per batch."""

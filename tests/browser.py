@@ -1,0 +1,42 @@
+"""Headless Chromium (Debian's, installed by `make test`) for tests of the pages we write."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if not found:
+        raise RuntimeError("chromium is not installed: run `make debian-packages` (make test does)")
+    return found
+
+
+def rendered_dom(page: Path, screenshot: str | None = None) -> str:
+    """The DOM Chromium builds from the file ``page``; a screenshot to test-artifacts/ if named."""
+    with tempfile.TemporaryDirectory() as profile:
+        args = [chromium(), *FLAGS, f"--user-data-dir={profile}"]
+        if screenshot:
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = [f"--screenshot={ARTIFACTS / screenshot}", "--window-size=1400,3000"]
+            _run([*args, *shot, page.resolve().as_uri()])
+        return _run([*args, "--dump-dom", page.resolve().as_uri()])
+
+
+def _run(command: list[str]) -> str:
+    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
