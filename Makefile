@@ -8,6 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 # Debian packages the tests need: a headless browser for the report and dashboard pages, and
 # Thai fonts so it renders Thai text.

@@ -105,9 +105,6 @@ class Parsed:
         return sum(len(r) for r in self.rows.values()) + len(self.rejects)
 
 
-_NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
-
-
 @dataclass(frozen=True)
 class Table:
     """A raw table: its columns with DuckDB types, in order, and its natural key."""
@@ -115,6 +112,11 @@ class Table:
     name: str
     columns: Mapping[str, str]
     key: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.columns.values()) - set(_CASTS))
+        if unknown:
+            raise TypeError(f"{self.name}: unsupported column type(s) {', '.join(unknown)}")
 
     def typed(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Cast a record to this table's types, or raise :class:`RowError` naming the column."""
@@ -186,48 +188,74 @@ def as_payload(record: Any) -> str:
 def _cast(value: Any, type_: str) -> Any:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    if type_ in _NUMERIC_TYPES and isinstance(value, str):
+    return _CASTS[type_](value)
+
+
+def _varchar(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _bigint(value: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, str):
         value = value.strip().replace(",", "")
-    if type_ == "VARCHAR":
-        if isinstance(value, dict | list):
-            return json.dumps(value, ensure_ascii=False, sort_keys=True)
-        return str(value)
-    if type_ == "BIGINT":
-        if isinstance(value, bool):
-            raise ValueError(f"expected an integer, got {value!r}")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(f"expected an integer, got {value!r}")
-            return int(value)
-        return int(value)
-    if type_ == "DOUBLE":
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        number = float(value)
-        if number != number:  # NaN
-            raise ValueError(f"expected a number, got {value!r}")
-        return number
-    if type_ == "BOOLEAN":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in {"true", "1", "yes"}:
-            return True
-        if text in {"false", "0", "no"}:
-            return False
-        raise ValueError(f"expected a boolean, got {value!r}")
-    if type_ == "DATE":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        return date.fromisoformat(str(value).strip())
-    if type_ == "TIMESTAMPTZ":
-        moment = value if isinstance(value, datetime) else _parse_timestamp(str(value))
-        if moment.tzinfo is None:
-            raise ValueError(f"timestamp {value!r} has no UTC offset")
-        return moment.astimezone(UTC)
-    raise TypeError(f"unsupported column type {type_}")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _double(value: Any) -> float:
+    if type(value) is float and value == value:
+        return value
+    if isinstance(value, str):
+        value = value.strip().replace(",", "")
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    number = float(value)
+    if number != number:  # NaN
+        raise ValueError(f"expected a number, got {value!r}")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value).strip())
+
+
+def _timestamptz(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else _parse_timestamp(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+_CASTS = {
+    "VARCHAR": _varchar,
+    "BIGINT": _bigint,
+    "DOUBLE": _double,
+    "BOOLEAN": _boolean,
+    "DATE": _date,
+    "TIMESTAMPTZ": _timestamptz,
+}
 
 
 def _parse_timestamp(text: str) -> datetime:

@@ -109,8 +109,10 @@ def ingest(
     _check_known(datasets)
     if url and len(datasets) != 1:
         raise ValueError("--url overrides one dataset's endpoint: name exactly one dataset")
-    flows = _prefect_flows()
-    summaries = flows.ingest(datasets=datasets, url=url, **_flow_params(ctx))
+    _prepare_prefect()
+    from flows.ingest import ingest as ingest_flow
+
+    summaries = ingest_flow(datasets=datasets, url=url, **_flow_params(ctx))
     _print_summaries(summaries)
 
 
@@ -123,17 +125,37 @@ def ingest_file(
 ) -> None:
     """Land and load a file a steward received by hand, e.g. a GTFS zip."""
     _check_known([dataset])
-    flows = _prefect_flows()
-    summary = flows.ingest_received_file(dataset=dataset, path=str(path), **_flow_params(ctx))
+    _prepare_prefect()
+    from flows.ingest import ingest_received_file
+
+    summary = ingest_received_file(dataset=dataset, path=str(path), **_flow_params(ctx))
     _print_summaries([summary])
 
 
 @app.command()
 @_fails_cleanly
 def run(ctx: typer.Context) -> None:
-    """Ingest every dataset once (the programme_daily flow)."""
-    flows = _prefect_flows()
-    _print_summaries(flows.programme_daily(**_flow_params(ctx)))
+    """Every dataset once, then the KPIs and the quality report (the programme_daily flow)."""
+    _prepare_prefect()
+    from flows.programme import programme_daily
+
+    _print_summaries(programme_daily(**_flow_params(ctx)))
+
+
+@app.command()
+@_fails_cleanly
+def transform(
+    ctx: typer.Context,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild every KPI period, not only recent ones")
+    ] = False,
+) -> None:
+    """Build the KPI models with dbt (the transform flow): `dbt build` with every test."""
+    _prepare_prefect()
+    from flows.transform import transform as transform_flow
+
+    transform_flow(full_refresh=full_refresh, **_flow_params(ctx))
+    typer.echo("KPIs built: see `smartcity kpis`")
 
 
 @app.command()
@@ -149,8 +171,10 @@ def demo(
     started = time.monotonic()
     with running(_clock(settings, None, history_days), settings.emulator_ports) as emulators:
         typer.echo("emulators: " + ", ".join(f"{n} {e.url}" for n, e in emulators.items()))
-        flows = _prefect_flows()
-        summaries = flows.programme_daily(**_flow_params(ctx))
+        _prepare_prefect()
+        from flows.programme import programme_daily
+
+        summaries = programme_daily(**_flow_params(ctx))
     _print_summaries(summaries)
     data_dir = settings.data_dir.resolve()
     typer.echo(f"\ndone in {time.monotonic() - started:.0f} s. Outputs:")
@@ -213,6 +237,83 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+AREAS = {
+    "transport": "Logistics & Transportation",
+    "mice": "MICE City",
+    "health": "Medical & Healthcare",
+    "governance": "cross-cutting",
+}
+
+
+@app.command()
+@_fails_cleanly
+def kpis(
+    ctx: typer.Context,
+    area: Annotated[
+        str | None, typer.Option(help=f"Focus area: {', '.join(AREAS)} (cross-cutting)")
+    ] = None,
+    municipality: Annotated[
+        str | None, typer.Option(help="Municipality id, or its English or Thai name")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Period label, e.g. 2026-10, 2026, 'FY 2569 BE'")
+    ] = None,
+) -> None:
+    """The KPI table: each KPI's latest period (or --period), per municipality or route."""
+    from rich.table import Table
+
+    if area is not None and area not in AREAS:
+        raise ValueError(f"unknown area {area!r}; choose one of {', '.join(AREAS)}")
+    settings = _load_settings(ctx)
+    with settings.warehouse.read() as con:
+        rows = con.execute(
+            """
+            with labelled as (
+                select f.*, k.name_en, k.focus_area, m.name_en as municipality_name,
+                       m.name_th as municipality_name_th,
+                       case f.period_grain
+                           when 'day' then strftime(f.period_start, '%Y-%m-%d')
+                           when 'month' then strftime(f.period_start, '%Y-%m')
+                           when 'year' then cast(f.year_ce as varchar)
+                           else 'FY ' || f.fiscal_year_be || ' BE'
+                       end as period_label,
+                       f.period_start = max(f.period_start)
+                           over (partition by f.kpi_id, f.period_grain) as is_latest
+                from marts.fct_kpi_values f
+                join marts.dim_kpi k using (kpi_id)
+                left join marts.municipalities m using (municipality_id)
+            )
+            select kpi_id, name_en, coalesce(municipality_name, route_id, 'city-wide'),
+                   period_label, value, unit, target, status
+            from labelled
+            where ($area is null or focus_area = $area)
+              and ($municipality is null or $municipality in
+                   (municipality_id, municipality_name, municipality_name_th))
+              and (case when $period is null then is_latest else period_label = $period end)
+            order by kpi_id, period_label, 3
+            """,
+            {
+                "area": AREAS.get(area) if area else None,
+                "municipality": municipality,
+                "period": period,
+            },
+        ).fetchall()
+    if not rows:
+        raise LookupError("no KPI value matches: run `smartcity run` (or `transform`) first?")
+    table = Table(title="KPIs" + (f" ({area})" if area else ""))
+    for header in ("KPI", "name", "where", "period", "value", "unit", "target", "status"):
+        table.add_column(header, justify="right" if header in {"value", "target"} else "left")
+    for kpi_id, name, where, label, value, unit, target, status in rows:
+        table.add_row(kpi_id, name, where, label, _number(value), unit, _number(target), status)
+    _console().print(table)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
 report_app = typer.Typer(help="Reports for auditors and partners.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
@@ -260,14 +361,12 @@ def _flow_params(ctx: typer.Context) -> dict[str, str | None]:
     }
 
 
-def _prefect_flows():
-    """Import the flows, with Prefect set up for a local run, at most one API per command."""
+def _prepare_prefect() -> None:
+    """Set Prefect up for a local run before the flows (and Prefect) are imported."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    from flows import ingest
-
-    return ingest
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
 def _clock(settings: Any, today: str | None, history_days: int | None):

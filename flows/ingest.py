@@ -1,4 +1,4 @@
-"""Prefect flows that ingest: one per stakeholder, a task per dataset, and ``programme_daily``.
+"""Prefect flows that ingest: one per stakeholder with a task per dataset, and a file by hand.
 
 Flows take only JSON-friendly parameters (``config``, ``data_dir``) so deployments can run them;
 every flow run writes its row to the run ledger ``audit.runs``.
@@ -7,21 +7,17 @@ every flow run writes its row to the run ledger ``audit.runs``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
-from prefect.runtime import flow_run
 
 from connectors.registry import connector_for, datasets_of
 from expectations.gate import Gate
-from flows.config import Settings, load_settings
-from flows.quality import publish_quality_report
-from warehouse import audit
+from flows.config import Settings
+from flows.runs import flow_settings, recorded_run
 from warehouse.ingest import ingest_file, ingest_source
 from warehouse.loader import BatchResult
 
@@ -97,55 +93,32 @@ def ingest(
     data_dir: str | None = None,
 ) -> list[DatasetSummary]:
     """Ingest the named datasets; ``url`` overrides the endpoint (with one dataset)."""
-    settings = _settings(config, data_dir)
+    settings = flow_settings(config, data_dir)
     return _ingest_all(settings, datasets, url)
 
 
 @flow(name="city")
 def city(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
     """The city municipality: CKAN open-data portal and the LoRaWAN sensor network."""
-    return _ingest_all(_settings(config, data_dir), datasets_of("city"))
+    return _ingest_all(flow_settings(config, data_dir), datasets_of("city"))
 
 
 @flow(name="transit")
 def transit(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
     """KKTS: GTFS, GTFS-Realtime and ticketing ridership."""
-    return _ingest_all(_settings(config, data_dir), datasets_of("transit"))
+    return _ingest_all(flow_settings(config, data_dir), datasets_of("transit"))
 
 
 @flow(name="university")
 def university(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
     """Khon Kaen University: FHIR MeasureReports and the EMS research export."""
-    return _ingest_all(_settings(config, data_dir), datasets_of("university"))
+    return _ingest_all(flow_settings(config, data_dir), datasets_of("university"))
 
 
 @flow(name="citizens")
 def citizens(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
     """Citizens' complaints through the Open311 channel."""
-    return _ingest_all(_settings(config, data_dir), datasets_of("citizens"))
-
-
-STAKEHOLDER_FLOWS = (city, transit, university, citizens)
-
-
-@flow(name="programme_daily")
-def programme_daily(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """Every stakeholder once, in order, then the data-quality report; a failing stakeholder
-    does not stop the others."""
-    settings = _settings(config, data_dir)
-    with recorded_run(settings, ["*"]) as run_id:
-        summaries, failures = [], []
-        for stakeholder_flow in STAKEHOLDER_FLOWS:
-            state = stakeholder_flow(config=config, data_dir=data_dir, return_state=True)
-            if state.is_completed():
-                summaries.extend(state.result())
-            else:
-                failures.append(f"{stakeholder_flow.name}: {state.message}")
-        report = publish_quality_report(settings, run_id)
-        get_run_logger().info("data-quality report: %s", report / "index.html")
-        if failures:
-            raise IngestError("; ".join(failures))
-        return summaries
+    return _ingest_all(flow_settings(config, data_dir), datasets_of("citizens"))
 
 
 @flow(name="ingest-file")
@@ -153,7 +126,7 @@ def ingest_received_file(
     dataset: str, path: str, config: str | None = None, data_dir: str | None = None
 ) -> DatasetSummary:
     """Load a file a steward received by hand; a file that cannot be parsed fails the run."""
-    settings = _settings(config, data_dir)
+    settings = flow_settings(config, data_dir)
     with recorded_run(settings, [dataset]) as run_id:
         gate = gate_for(settings)
         result = ingest_file(
@@ -179,20 +152,6 @@ def ingest_received_file(
                 f"{result.detail}"
             )
         return DatasetSummary.of(dataset, [result])
-
-
-@contextmanager
-def recorded_run(settings: Settings, datasets: list[str]) -> Iterator[str]:
-    """Write this flow run's row to ``audit.runs`` at start, and close it with its outcome."""
-    run_id = str(flow_run.id)
-    root_run_id = str(flow_run.root_flow_run_id or run_id)
-    audit.start_run(settings.warehouse, run_id, root_run_id, flow_run.flow_name, datasets)
-    try:
-        yield run_id
-    except BaseException as error:
-        audit.finish_run(settings.warehouse, run_id, error=f"{type(error).__name__}: {error}")
-        raise
-    audit.finish_run(settings.warehouse, run_id)
 
 
 def _ingest_all(
@@ -229,7 +188,3 @@ def gate_for(settings: Settings) -> Gate:
         if key not in _GATES:
             _GATES[key] = Gate(settings.data_dir / "reports" / "gx")
         return _GATES[key]
-
-
-def _settings(config: str | None, data_dir: str | None) -> Settings:
-    return load_settings(Path(config) if config else None, Path(data_dir) if data_dir else None)

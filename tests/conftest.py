@@ -8,6 +8,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 from collections.abc import Iterator
 
@@ -50,7 +51,7 @@ def _no_faults_leak(request: pytest.FixtureRequest) -> Iterator[None]:
 def programme(prefect_api: None, emulators: dict[str, Emulator], tmp_path_factory):
     """The whole programme run once against the emulators: the session's shared warehouse."""
     from flows.config import load_settings
-    from flows.ingest import programme_daily
+    from flows.programme import programme_daily
 
     directory = tmp_path_factory.mktemp("programme")
     # a day's lag for the live feed, so that tests reading this warehouse later still find it fresh

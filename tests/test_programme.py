@@ -82,7 +82,7 @@ def test_run_ledger_records_every_flow_run(programme: Any) -> None:
 
 
 def test_second_run_adds_no_duplicate_rows(programme: Any) -> None:
-    from flows.ingest import programme_daily
+    from flows.programme import programme_daily
 
     before = {t: query(programme, f"select count(*) from raw.{t}")[0][0] for t, _ in raw_tables()}
     programme_daily(config=str(programme.config_path), data_dir=str(programme.data_dir))

@@ -1,0 +1,8 @@
+{#- Local date and time in Asia/Bangkok (UTC+7, no daylight saving) of a UTC timestamp. -#}
+{% macro bangkok_date(column) -%}
+    cast(timezone('Asia/Bangkok', {{ column }}) as date)
+{%- endmacro %}
+
+{% macro bangkok_timestamp(column) -%}
+    timezone('Asia/Bangkok', {{ column }})
+{%- endmacro %}

@@ -1,0 +1,2 @@
+-- MICE City KPIs: one row per KPI value, readable.
+{{ focus_area_kpis('MICE City') }}
