@@ -10,8 +10,10 @@ Endpoints (all GET):
   way or finished today (including yesterday's trips that ran past midnight) with one
   StopTimeUpdate per stop; VehiclePositions list every vehicle on a trip plus one spare bus with
   no trip (deadheading).
-- ``/gtfs-rt/archive/<YYYY-MM-DD>/trip-updates.pb``: the end-of-day TripUpdates of a past service
-  day of the emulated history (404 outside it).
+- ``/gtfs-rt/archive/<YYYY-MM>.zip``: the month's history, a zip holding the end-of-day
+  TripUpdates FeedMessage (header time 02:00 the next morning) of every service day of that month
+  that has ended and lies in the emulated history, as ``<YYYY-MM-DD>/trip-updates.pb``; 404 for a
+  month with no such day. The current month's zip grows day by day; equal days, equal bytes.
 - ``/api/v1/municipalities``: ``{"data": [{"municipality_id", "name_th", "name_en"}]}``.
 - ``/api/v1/ridership?municipality_id=&from=&to=&page=&page_size=``: daily tap-ins,
   ``{"data": [...], "meta": {"page", "page_size", "total", "total_pages"},
@@ -45,7 +47,7 @@ from emulators.server import Emulator, Request, Response, json_response
 from emulators.synthetic import BANGKOK, MUNICIPALITIES, Clock
 from emulators.transit_gtfs import gtfs_zip
 from emulators.transit_gtfs_rt import (
-    archive_trip_rows,
+    archive_zip,
     encode_trip_updates,
     encode_vehicle_positions,
     fault_trip_rows,
@@ -100,16 +102,20 @@ def build(
 
     def archive(request: Request) -> Response:
         assert request.match is not None
+        month = request.match["month"]
         try:
-            day = date.fromisoformat(request.match["day"])
+            first = date.fromisoformat(f"{month}-01")
         except ValueError:
-            return json_response({"error": "day must be YYYY-MM-DD"}, status=400)
-        if not clock.first_day <= day <= clock.last_day:
-            return json_response({"error": f"no archive for {day}"}, status=404)
-        rows = archive_trip_rows(day)
-        fault_trip_rows(rows, emulator.faults.data)
-        end_of_day = midnight(day) + 26 * 3600  # 02:00 the next morning, after the last trip
-        return Response(body=encode_trip_updates(rows, end_of_day), content_type=PROTOBUF)
+            return json_response({"error": "month must be YYYY-MM"}, status=400)
+        following = (first + timedelta(days=31)).replace(day=1)
+        day, days = max(first, clock.first_day), []
+        while day < following and day <= clock.last_day:  # the days of the month that ended
+            days.append(day)
+            day += timedelta(days=1)
+        if not days:
+            return json_response({"error": f"no archive for {month}"}, status=404)
+        body = archive_zip(days, emulator.faults.data)
+        return Response(body=body, content_type="application/zip")
 
     def municipalities(_: Request) -> Response:
         return json_response(
@@ -172,7 +178,7 @@ def build(
             r"/gtfs/kkts-gtfs\.zip": gtfs,
             r"/gtfs-rt/trip-updates\.pb": trip_updates,
             r"/gtfs-rt/vehicle-positions\.pb": vehicle_positions,
-            r"/gtfs-rt/archive/(?P<day>[^/]+)/trip-updates\.pb": archive,
+            r"/gtfs-rt/archive/(?P<month>[^/]+)\.zip": archive,
             r"/api/v1/municipalities": municipalities,
             r"/api/v1/ridership": ridership,
         },

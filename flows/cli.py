@@ -311,6 +311,8 @@ def kpis(
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
+    if value.is_integer():
+        return f"{value:,.0f}"
     return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 

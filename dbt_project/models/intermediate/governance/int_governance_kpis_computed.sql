@@ -1,11 +1,28 @@
--- Placeholder until this focus area's KPIs are modelled: the KPI shape, no rows.
-select
-    cast(null as varchar) as kpi_id,
-    cast(null as varchar) as municipality_id,
-    cast(null as varchar) as route_id,
-    cast(null as varchar) as period_grain,
-    cast(null as date) as period_start,
-    cast(null as double) as numerator,
-    cast(null as double) as denominator,
-    cast(null as double) as value
-where false
+-- The governance KPIs GV01-GV03 in the KPI shape fct_kpi_values unions: one row per KPI,
+-- month and (GV01) municipality. Each KPI's formula lives in its own model.
+
+{% set kpi_models = [
+    'int_complaint_rates_computed',
+    'int_complaint_sla_shares_computed',
+    'int_complaint_closure_days_computed',
+] %}
+
+with computed as (
+
+    {% for kpi_model in kpi_models %}
+    select
+        cast(kpi_id as varchar) as kpi_id,
+        cast(municipality_id as varchar) as municipality_id,
+        cast(route_id as varchar) as route_id,
+        cast(period_grain as varchar) as period_grain,
+        cast(period_start as date) as period_start,
+        cast(numerator as double) as numerator,
+        cast(denominator as double) as denominator,
+        cast(value as double) as value
+    from {{ ref(kpi_model) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+)
+
+select * from computed

@@ -1,0 +1,194 @@
+"""Governance KPIs (GV01-GV03) recomputed from the raw tables, without dbt.
+
+Each ticket's lifecycle is folded here in plain Python from every state kept in
+``raw.citizens_service_requests`` (a ticket is closed when its latest state is closed, at that
+state's time, so a reopened ticket counts once, at its final closure); population
+comes from ``raw.city_population`` (summed over communities, the latest published year carried
+forward); municipality names are resolved with the seed CSV files and local dates with
+``zoneinfo``. Every month of the session's history (and, explicitly, the month with the most
+complaints) is compared with ``marts.fct_kpi_values``: numerator, denominator and value.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import groupby
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from flows.transform import DBT_PROJECT
+
+pytestmark = pytest.mark.flow
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+GOVERNANCE_KPIS = ("GV01", "GV02", "GV03")
+Key = tuple[str, str | None, date]  # kpi, municipality (None: city-wide), month start
+Figures = tuple[float | None, float | None, float | None]  # numerator, denominator, value
+
+
+@dataclass(frozen=True)
+class Ticket:
+    municipality: str | None  # None when no alias matches
+    requested: datetime
+    expected: datetime | None
+    closed: datetime | None  # the final closure; None while the ticket is open
+
+
+def seed(name: str) -> list[dict[str, str]]:
+    with (DBT_PROJECT / "seeds" / f"{name}.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def municipalities() -> list[str]:
+    return [row["municipality_id"] for row in seed("municipalities")]
+
+
+def aliases() -> dict[str, str]:
+    return {row["alias"]: row["municipality_id"] for row in seed("municipality_aliases")}
+
+
+def local_month(moment: datetime) -> date:
+    return moment.astimezone(BANGKOK).date().replace(day=1)
+
+
+def months_between(first: date, last: date) -> set[date]:
+    months, month = set(), first
+    while month <= last:
+        months.add(month)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return months
+
+
+def rows(con: Any, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def tickets(con: Any) -> tuple[list[Ticket], datetime]:
+    """Every ticket's lifecycle from its observed states, and the latest state seen at all."""
+    names = aliases()
+    states = rows(
+        con,
+        "select service_request_id, updated_datetime, status, agency_responsible, "
+        "requested_datetime, expected_datetime from raw.citizens_service_requests "
+        "order by service_request_id, updated_datetime",
+    )
+    found = []
+    for _, group in groupby(states, key=lambda state: state[0]):
+        history = list(group)
+        _, updated, status, agency, requested, expected = history[-1]
+        closed = updated if status == "closed" else None
+        found.append(Ticket(names.get(agency), requested, expected, closed))
+    return found, max(state[1] for state in states)
+
+
+def populations(con: Any) -> dict[tuple[str, int], int]:
+    """Population per municipality and published year, summed over its communities."""
+    names = aliases()
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    for name, year, population in rows(
+        con, "select municipality, year_ce, population from raw.city_population"
+    ):
+        if name in names and population is not None:
+            totals[names[name], int(year)] += population
+    return dict(totals)
+
+
+def population_in(totals: dict[tuple[str, int], int], municipality: str, year: int) -> int | None:
+    """The year's population, or the latest published year's before it (carried forward)."""
+    published = [y for m, y in totals if m == municipality and y <= year]
+    return totals[municipality, max(published)] if published else None
+
+
+def recomputed(con: Any) -> tuple[dict[Key, Figures], date]:
+    """Every governance KPI value of the history, and the month with the most complaints."""
+    found, latest = tickets(con)
+    filed: dict[tuple[str, date], int] = defaultdict(int)
+    per_month: dict[date, int] = defaultdict(int)
+    closures: dict[date, list[Ticket]] = defaultdict(list)
+    for ticket in found:
+        month = local_month(ticket.requested)
+        per_month[month] += 1
+        if ticket.municipality is not None:
+            filed[ticket.municipality, month] += 1
+        if ticket.closed is not None:
+            closures[local_month(ticket.closed)].append(ticket)
+    months = months_between(min(per_month), max(max(per_month), local_month(latest)))
+    totals = populations(con)
+    expected: dict[Key, Figures] = {}
+    for month in months:
+        for municipality in municipalities():
+            complaints = float(filed.get((municipality, month), 0))
+            population = population_in(totals, municipality, month.year)
+            denominator = None if population is None else float(population)
+            value = complaints / denominator * 10_000 if denominator else None
+            expected["GV01", municipality, month] = (complaints, denominator, value)
+        closed = closures.get(month, [])
+        within = sum(1 for t in closed if t.expected is not None and t.closed <= t.expected)
+        share = within / len(closed) if closed else None
+        expected["GV02", None, month] = (float(within), float(len(closed)), share)
+        days = [(t.closed - t.requested).total_seconds() / 86_400 for t in closed]
+        median = statistics.median(days) if days else None
+        expected["GV03", None, month] = (None, float(len(closed)), median)
+    busiest = max(per_month, key=per_month.__getitem__)
+    return expected, busiest
+
+
+def published(con: Any) -> dict[Key, Figures]:
+    found = rows(
+        con,
+        "select kpi_id, municipality_id, route_id, period_grain, period_start, "
+        "numerator, denominator, value from marts.fct_kpi_values "
+        "where kpi_id in ('GV01', 'GV02', 'GV03')",
+    )
+    table: dict[Key, Figures] = {}
+    for kpi, municipality, route, grain, start, numerator, denominator, value in found:
+        assert route is None and grain == "month", (kpi, municipality, route, grain, start)
+        assert (kpi, municipality, start) not in table, ("duplicate", kpi, municipality, start)
+        table[kpi, municipality, start] = (numerator, denominator, value)
+    return table
+
+
+def same(actual: float | None, wanted: float | None) -> bool:
+    if wanted is None or actual is None:
+        return actual is None and wanted is None
+    return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def governance(programme: Any) -> tuple[dict[Key, Figures], date, dict[Key, Figures]]:
+    with programme.warehouse.read() as con:
+        expected, busiest = recomputed(con)
+        return expected, busiest, published(con)
+
+
+def test_every_governance_kpi_has_every_municipality_its_grain_has(governance: Any) -> None:
+    expected, _, table = governance
+    months = {start for _, _, start in expected}
+    assert months, "the session's history has complaints"
+    for kpi in GOVERNANCE_KPIS:
+        found = {(m, start) for k, m, start in table if k == kpi}
+        if kpi == "GV01":  # municipality x month
+            wanted = {(m, month) for m in municipalities() for month in months}
+        else:  # city-wide, month
+            wanted = {(None, month) for month in months}
+        assert found == wanted, (kpi, sorted(found ^ wanted, key=str))
+
+
+@pytest.mark.parametrize("kpi", GOVERNANCE_KPIS)
+def test_governance_kpi_matches_the_raw_tables(governance: Any, kpi: str) -> None:
+    expected, busiest, table = governance
+    in_kpi = {key: figures for key, figures in expected.items() if key[0] == kpi}
+    # the month with the most complaints has a value for every municipality (or city-wide)
+    in_busiest = {key: figures for key, figures in in_kpi.items() if key[2] == busiest}
+    assert in_busiest and all(figures[2] is not None for figures in in_busiest.values())
+    for key, wanted in sorted(in_kpi.items(), key=str):
+        actual = table.get(key)
+        assert actual is not None, ("missing", key)
+        assert all(same(a, w) for a, w in zip(actual, wanted, strict=True)), (key, actual, wanted)
