@@ -59,10 +59,17 @@ def query(settings: Any, sql: str) -> list[tuple]:
 
 
 def kpi_table(settings: Any) -> list[tuple]:
-    """fct_kpi_values without the column that names the run that computed each row."""
+    """fct_kpi_values without the run that computed each row, figures to 9 significant digits
+    (DuckDB sums in parallel, so the last bits of a float sum differ between builds)."""
+    figures = ", ".join(
+        f"case when {c} = 0 then 0 else round({c}, 8 - cast(floor(log10(abs({c}))) as int)) "
+        f"end as {c}"
+        for c in ("value", "numerator", "denominator")
+    )
     return query(
         settings,
-        "select * exclude (run_id) from marts.fct_kpi_values order by kpi_value_id",
+        f"select * exclude (run_id, value, numerator, denominator), {figures} "
+        "from marts.fct_kpi_values order by kpi_value_id",
     )
 
 

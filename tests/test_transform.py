@@ -1,0 +1,70 @@
+"""The transform flow and the KPI command as a steward meets them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+pytestmark = pytest.mark.flow
+
+
+def kpis(programme: Any, *args: str) -> Any:
+    return CliRunner().invoke(
+        app,
+        ["--config", str(programme.config_path), "--data-dir", str(programme.data_dir), "kpis",
+         *args],
+    )  # fmt: skip
+
+
+def test_kpis_prints_the_latest_values_of_an_area_and_municipality(programme: Any) -> None:
+    result = kpis(programme, "--area", "transport", "--municipality", "Sila Town Municipality")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "│ TR" in line]
+    assert {line.split("│")[1].strip() for line in lines} == {"TR01", "TR02", "TR05"}
+    assert all("Sila Town Municipality" in line for line in lines)
+    with programme.warehouse.read() as con:
+        [(latest, value)] = con.execute(
+            "select strftime(period_start, '%Y-%m'), value from marts.fct_kpi_values "
+            "where kpi_id = 'TR01' and municipality_id = 'sila' "
+            "order by period_start desc limit 1"
+        ).fetchall()
+    [tr01] = [line for line in lines if "│ TR01" in line]
+    assert latest in tr01 and f"{value:,.0f}" in tr01
+
+
+def test_kpis_for_a_named_period_and_clear_errors(programme: Any) -> None:
+    with programme.warehouse.read() as con:
+        [(month,)] = con.execute(
+            "select strftime(min(period_start), '%Y-%m') from marts.fct_kpi_values "
+            "where kpi_id = 'HE01'"
+        ).fetchall()
+    result = kpis(programme, "--area", "health", "--period", month)
+    assert result.exit_code == 0 and "HE01" in result.output and month in result.output
+    assert kpis(programme, "--area", "sports").exit_code == 1
+    missing = kpis(programme, "--period", "1999-01")
+    assert missing.exit_code == 1 and "no KPI value matches" in missing.output
+
+
+def test_a_failing_dbt_test_fails_the_transform_flow_naming_the_node(
+    programme: Any, tmp_path: Path
+) -> None:
+    from flows.transform import transform
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(programme.warehouse.path, data / "warehouse.duckdb")
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        con.execute(
+            "insert into raw.city_population (community_code, year_ce, population, _batch_id, "
+            "_loaded_at) select community_code, year_ce, population, 'forged', now() "
+            "from raw.city_population limit 1"
+        )  # a second row for a community and year, as no loader would write
+    with pytest.raises(Exception, match="unique_combination_stg_city__community_populations"):
+        transform(config=str(programme.config_path), data_dir=str(data))
