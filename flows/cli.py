@@ -237,6 +237,59 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+@_fails_cleanly
+def export(
+    ctx: typer.Context,
+    partner: Annotated[
+        list[str] | None, typer.Option(help="Partner id from partners.yml (default: every one)")
+    ] = None,
+) -> None:
+    """Write each partner's KPI tables (Parquet + CSV, manifest, README) under data/exports/."""
+    _prepare_prefect()
+    from flows.export import export as export_flow
+
+    for folder in export_flow(partners=partner, **_flow_params(ctx)):
+        typer.echo(f"{folder}")
+
+
+@app.command()
+@_fails_cleanly
+def dashboard(ctx: typer.Context) -> None:
+    """Write the KPI dashboard: one self-contained page, data/reports/dashboard/index.html."""
+    from delivery.dashboard import write_dashboard
+
+    typer.echo(f"dashboard: {write_dashboard(_load_settings(ctx))}")
+
+
+@app.command()
+@_fails_cleanly
+def serve(ctx: typer.Context) -> None:
+    """Serve the deployments of prefect.yaml on their schedules until stopped (Ctrl-C)."""
+    _prepare_prefect()
+    from flows.serve import serve as serve_deployments
+
+    serve_deployments(**_flow_params(ctx))
+
+
+@app.command()
+@_fails_cleanly
+def backfill(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset, e.g. citizens.requests")],
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
+) -> None:
+    """Re-extract a date range of a dataset and load it again (idempotent); the watermark stays."""
+    _check_known([dataset])
+    date.fromisoformat(start), date.fromisoformat(end)  # a bad date fails before Prefect starts
+    _prepare_prefect()
+    from flows.backfill import backfill as backfill_flow
+
+    summary = backfill_flow(dataset=dataset, start=start, end=end, **_flow_params(ctx))
+    _print_summaries([summary])
+
+
 AREAS = {
     "transport": "Logistics & Transportation",
     "mice": "MICE City",

@@ -68,7 +68,7 @@ def kpi_table(settings: Any) -> list[tuple]:
     )
     return query(
         settings,
-        f"select * exclude (run_id, value, numerator, denominator), {figures} "
+        f"select * exclude (run_id, dbt_invocation_id, value, numerator, denominator), {figures} "
         "from marts.fct_kpi_values order by kpi_value_id",
     )
 

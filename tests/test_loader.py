@@ -227,3 +227,20 @@ def test_snapshot_replaces_the_table_and_compares_with_the_last_batch(
     again = ingest_page(warehouse, snapshot, "test.feed", page(feed_a, url="http://s/feed"), None)
     assert statuses == ["loaded", "loaded"] and again.status == "loaded"
     assert rows(warehouse, "select station from raw.test_readings order by 1") == [("A",), ("B",)]
+
+
+def test_a_row_loaded_again_unchanged_keeps_its_lineage(warehouse: Warehouse) -> None:
+    same = [{"station": "A", "day": "2026-01-01", "value": 1}]
+    first = ingest_page(warehouse, CONNECTOR, "test.readings", page(same, url="http://s/1"), None)
+    again = ingest_page(
+        warehouse,
+        CONNECTOR,
+        "test.readings",
+        page([*same, {"station": "B", "day": "2026-01-01", "value": 2}], url="http://s/2"),
+        None,
+    )
+    assert (first.rows_loaded, again.rows_loaded) == (1, 2)
+    assert rows(warehouse, "select station, _batch_id from raw.test_readings order by 1") == [
+        ("A", first.batch_id),
+        ("B", again.batch_id),
+    ]

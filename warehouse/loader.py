@@ -251,23 +251,32 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
 def upsert(
     con: duckdb.DuckDBPyConnection, table: Table, rows: list[dict[str, Any]], batch_id: str
 ) -> None:
-    """Replace rows with the same natural key, then insert; within a batch the last row wins."""
+    """Merge on the natural key: a row whose values changed replaces the stored one, a new key
+    is inserted, and a row already stored as it is stays untouched, lineage included (so a
+    rerun or a backfill of data already loaded changes no row). Within a batch the last row of a
+    key wins."""
     if not rows:
         return
     latest = {tuple(row[k] for k in table.key): row for row in rows}
     schema = pa.schema([(name, ARROW_TYPES[type_]) for name, type_ in table.columns.items()])
-    batch = pa.Table.from_pylist(list(latest.values()), schema=schema)
-    con.register("batch_rows", batch)
+    con.register("batch_rows", pa.Table.from_pylist(list(latest.values()), schema=schema))
+    target = f"raw.{table.name}"
+    names = ", ".join(f'"{name}"' for name in table.columns)
+    same_key = " and ".join(f't."{k}" = c."{k}"' for k in table.key)
+    same_row = " and ".join(f't."{c}" is not distinct from b."{c}"' for c in table.columns)
     try:
-        matches = " and ".join(f't."{k}" = b."{k}"' for k in table.key)
-        con.execute(f"delete from raw.{table.name} t using batch_rows b where {matches}")
-        names = ", ".join(f'"{name}"' for name in table.columns)
         con.execute(
-            f"insert into raw.{table.name} ({names}, _batch_id, _loaded_at) "
-            f"select {names}, ?, now() from batch_rows",
+            f"create or replace temp table changed_rows as select * from batch_rows b "
+            f"where not exists (select 1 from {target} t where {same_row})"
+        )
+        con.execute(f"delete from {target} t using changed_rows c where {same_key}")
+        con.execute(
+            f"insert into {target} ({names}, _batch_id, _loaded_at) "
+            f"select {names}, ?, now() from changed_rows",
             [batch_id],
         )
     finally:
+        con.execute("drop table if exists changed_rows")
         con.unregister("batch_rows")
 
 

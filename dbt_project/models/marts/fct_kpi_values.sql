@@ -114,7 +114,8 @@ final as (
             when kpis.direction = 'lower' and recent.value <= kpis.target then 'met'
             else 'not_met'
         end as status,
-        '{{ var("run_id", invocation_id) }}' as run_id
+        '{{ var("run_id", invocation_id) }}' as run_id,
+        '{{ invocation_id }}' as dbt_invocation_id
 
     from recent
     inner join kpis on recent.kpi_id = kpis.kpi_id

@@ -1,0 +1,1 @@
+"""What the programme delivers: partner exports and the KPI dashboard."""
