@@ -290,20 +290,13 @@ def backfill(
     _print_summaries([summary])
 
 
-AREAS = {
-    "transport": "Logistics & Transportation",
-    "mice": "MICE City",
-    "health": "Medical & Healthcare",
-    "governance": "cross-cutting",
-}
-
-
 @app.command()
 @_fails_cleanly
 def kpis(
     ctx: typer.Context,
     area: Annotated[
-        str | None, typer.Option(help=f"Focus area: {', '.join(AREAS)} (cross-cutting)")
+        str | None,
+        typer.Option(help="Focus area: transport, mice, health, governance (cross-cutting)"),
     ] = None,
     municipality: Annotated[
         str | None, typer.Option(help="Municipality id, or its English or Thai name")
@@ -315,58 +308,22 @@ def kpis(
     """The KPI table: each KPI's latest period (or --period), per municipality or route."""
     from rich.table import Table
 
-    if area is not None and area not in AREAS:
-        raise ValueError(f"unknown area {area!r}; choose one of {', '.join(AREAS)}")
+    from warehouse.kpis import formatted, latest_kpis
+
     settings = _load_settings(ctx)
     with settings.warehouse.read() as con:
-        rows = con.execute(
-            """
-            with labelled as (
-                select f.*, k.name_en, k.focus_area, m.name_en as municipality_name,
-                       m.name_th as municipality_name_th,
-                       case f.period_grain
-                           when 'day' then strftime(f.period_start, '%Y-%m-%d')
-                           when 'month' then strftime(f.period_start, '%Y-%m')
-                           when 'year' then cast(f.year_ce as varchar)
-                           else 'FY ' || f.fiscal_year_be || ' BE'
-                       end as period_label,
-                       f.period_start = max(f.period_start)
-                           over (partition by f.kpi_id, f.period_grain) as is_latest
-                from marts.fct_kpi_values f
-                join marts.dim_kpi k using (kpi_id)
-                left join marts.municipalities m using (municipality_id)
-            )
-            select kpi_id, name_en, coalesce(municipality_name, route_id, 'city-wide'),
-                   period_label, value, unit, target, status
-            from labelled
-            where ($area is null or focus_area = $area)
-              and ($municipality is null or $municipality in
-                   (municipality_id, municipality_name, municipality_name_th))
-              and (case when $period is null then is_latest else period_label = $period end)
-            order by kpi_id, period_label, 3
-            """,
-            {
-                "area": AREAS.get(area) if area else None,
-                "municipality": municipality,
-                "period": period,
-            },
-        ).fetchall()
+        rows = latest_kpis(con, area, municipality, period)
     if not rows:
         raise LookupError("no KPI value matches: run `smartcity run` (or `transform`) first?")
     table = Table(title="KPIs" + (f" ({area})" if area else ""))
     for header in ("KPI", "name", "where", "period", "value", "unit", "target", "status"):
         table.add_column(header, justify="right" if header in {"value", "target"} else "left")
-    for kpi_id, name, where, label, value, unit, target, status in rows:
-        table.add_row(kpi_id, name, where, label, _number(value), unit, _number(target), status)
+    for row in rows:
+        table.add_row(
+            row.kpi_id, row.name_en, row.where, row.period, formatted(row.value), row.unit,
+            formatted(row.target), row.status,
+        )  # fmt: skip
     _console().print(table)
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value.is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 report_app = typer.Typer(help="Reports for auditors and partners.", no_args_is_help=True)

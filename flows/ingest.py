@@ -98,27 +98,55 @@ def ingest(
 
 
 @flow(name="city")
-def city(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """The city municipality: CKAN open-data portal and the LoRaWAN sensor network."""
-    return _ingest_all(flow_settings(config, data_dir), datasets_of("city"))
+def city(
+    config: str | None = None,
+    data_dir: str | None = None,
+    datasets: list[str] | None = None,
+) -> list[DatasetSummary]:
+    """The city municipality: CKAN open-data portal and the LoRaWAN sensor network.
+
+    ``datasets``: some of them only (default all), for a deployment on their own cadence.
+    """
+    return _ingest_all(flow_settings(config, data_dir), _chosen("city", datasets))
 
 
 @flow(name="transit")
-def transit(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """KKTS: GTFS, GTFS-Realtime and ticketing ridership."""
-    return _ingest_all(flow_settings(config, data_dir), datasets_of("transit"))
+def transit(
+    config: str | None = None,
+    data_dir: str | None = None,
+    datasets: list[str] | None = None,
+) -> list[DatasetSummary]:
+    """KKTS: GTFS, GTFS-Realtime and ticketing ridership.
+
+    ``datasets``: some of them only (default all), for a deployment on their own cadence.
+    """
+    return _ingest_all(flow_settings(config, data_dir), _chosen("transit", datasets))
 
 
 @flow(name="university")
-def university(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """Khon Kaen University: FHIR MeasureReports and the EMS research export."""
-    return _ingest_all(flow_settings(config, data_dir), datasets_of("university"))
+def university(
+    config: str | None = None,
+    data_dir: str | None = None,
+    datasets: list[str] | None = None,
+) -> list[DatasetSummary]:
+    """Khon Kaen University: FHIR MeasureReports and the EMS research export.
+
+    ``datasets``: some of them only (default all), for a deployment on their own cadence.
+    """
+    return _ingest_all(flow_settings(config, data_dir), _chosen("university", datasets))
 
 
 @flow(name="citizens")
-def citizens(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """Citizens' complaints through the Open311 channel."""
-    return _ingest_all(flow_settings(config, data_dir), datasets_of("citizens"))
+def citizens(
+    config: str | None = None,
+    data_dir: str | None = None,
+    datasets: list[str] | None = None,
+) -> list[DatasetSummary]:
+    """Citizens' complaints through the Open311 channel.
+
+    ``datasets``: some of them only (default all), for a deployment on their own cadence.
+    """
+    return _ingest_all(flow_settings(config, data_dir), _chosen("citizens", datasets))
 
 
 @flow(name="ingest-file")
@@ -152,6 +180,19 @@ def ingest_received_file(
                 f"{result.detail}"
             )
         return DatasetSummary.of(dataset, [result])
+
+
+def _chosen(stakeholder: str, datasets: list[str] | None) -> list[str]:
+    """``datasets`` checked to be the stakeholder's own (all of them when ``None``)."""
+    own = datasets_of(stakeholder)
+    if datasets is None:
+        return own
+    foreign = [d for d in datasets if d not in own]
+    if foreign or not datasets:
+        raise ValueError(
+            f"{stakeholder}: datasets must be some of {', '.join(own)}; got {datasets or 'none'}"
+        )
+    return list(dict.fromkeys(datasets))
 
 
 def _ingest_all(

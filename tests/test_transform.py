@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,27 @@ def test_a_failing_dbt_test_fails_the_transform_flow_naming_the_node(
         )  # a second row for a community and year, as no loader would write
     with pytest.raises(Exception, match="unique_combination_stg_city__community_populations"):
         transform(config=str(programme.config_path), data_dir=str(data))
+
+
+def test_programme_run_publishes_the_kpi_summary_as_a_table_artifact(programme: Any) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        [latest, *_] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["kpi-summary"])),
+            sort="CREATED_DESC",
+        )
+    assert latest.type == "table"
+    rows = latest.data if isinstance(latest.data, list) else json.loads(latest.data)
+    assert {row["kpi_id"] for row in rows} == {f"TR0{i}" for i in range(1, 6)} | {
+        "MI01", "MI02", "MI03", "MI04", "HE01", "HE02", "HE03", "GV01", "GV02", "GV03",
+        "EN01", "EN02",
+    }  # fmt: skip
+    with programme.warehouse.read() as con:
+        [(value,)] = con.execute(
+            "select value from marts.fct_kpi_values where kpi_id = 'HE03' "
+            "order by period_start desc limit 1"
+        ).fetchall()
+    [he03] = [row for row in rows if row["kpi_id"] == "HE03"]
+    assert he03["value"] == value and he03["where"] == "city-wide"
