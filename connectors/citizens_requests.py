@@ -35,7 +35,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -124,6 +124,18 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
             yield page
             number += 1
         held, start = done, end
+
+
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """Re-read the tickets filed from ``start`` to ``end`` (Bangkok days), as they stand now.
+
+    Windows run from ``start`` at 00:00 to the day after ``end`` at 00:00, Bangkok time (the
+    watermark, with no look-back, and ``now``); each ticket comes with its current state.
+    """
+    first = datetime.combine(start, time(), LOCAL)
+    after_last = datetime.combine(end + timedelta(days=1), time(), LOCAL)
+    options = {**source.options, "lookback_days": 0, "now": _iso(after_last)}
+    return dataclasses.replace(source, options=options), _iso(first)
 
 
 def parse(content: bytes) -> Parsed:

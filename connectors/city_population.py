@@ -18,6 +18,7 @@ how current it is. The data contract is the suite
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import httpx
@@ -61,6 +62,11 @@ FIELDS = {  # source field: the raw columns made from it
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
     return ckan.extract(client, source, watermark, package=PACKAGE)
+
+
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """CKAN cannot be asked for dates: a backfill re-reads the whole table (offset 0)."""
+    return ckan.backfill(source, start, end)
 
 
 def parse(content: bytes) -> Parsed:

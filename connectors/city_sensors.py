@@ -46,12 +46,13 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 
 from connectors.base import (
+    BANGKOK,
     Page,
     Parsed,
     ParseError,
@@ -199,6 +200,16 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
             raise SourceError(f"{DATASET}: the relay sent the same next link twice: {next_url}")
         visited.add(next_url)
         url, params = next_url, None
+
+
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """Every uplink since ``start`` at 00:00 Bangkok time (``after=`` one nanosecond before).
+
+    The relay has no upper bound, so the read goes on past ``end`` to the newest event; what
+    was already loaded is merged unchanged.
+    """
+    midnight = datetime.combine(start, time(), BANGKOK)
+    return source, _format(int(midnight.timestamp()) * NS - 1)
 
 
 def parse(content: bytes) -> Parsed:

@@ -98,6 +98,22 @@ def extract(
             return
 
 
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """The whole table again, from offset 0: ``datastore_search`` cannot be asked for dates.
+
+    Rows already loaded come back unchanged and are left as they are; rows the portal changed
+    or added since are loaded.
+    """
+    log.warning(
+        "%s: the CKAN DataStore cannot be queried by date: the backfill of %s to %s re-reads "
+        "the whole resource from offset 0",
+        source.dataset,
+        start,
+        end,
+    )
+    return source, None
+
+
 def find_resource(client: httpx.Client, source: Source, package: str) -> str:
     """The id of the package's DataStore resource (``options["resource_name"]`` picks one)."""
     action = str(source.options.get("action_path", ACTION_PATH)).rstrip("/")

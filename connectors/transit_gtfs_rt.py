@@ -201,6 +201,21 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
             yield fetch(client, source, path, extension="pb", watermark_after=watermark)
 
 
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """The archive months holding ``start`` to ``end`` (whole months), without the live feeds.
+
+    The live feeds say what happens now, not on the days asked for, so their paths are emptied.
+    """
+    options = {
+        **source.options,
+        "as_of": (end + timedelta(days=1)).isoformat(),
+        "archive_days": max(1, (end - start).days + 1),
+        "trip_updates_path": "",
+        "vehicle_positions_path": "",
+    }
+    return replace(source, options=options), (start - timedelta(days=1)).isoformat()
+
+
 def _as_of(source: Source) -> date:
     """The run's "today" (Asia/Bangkok); ``options["as_of"]`` pins it for backfills and tests."""
     value = source.options.get("as_of")

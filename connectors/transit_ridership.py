@@ -108,6 +108,12 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
         yield dataclasses.replace(held, watermark_after=loaded.isoformat() if loaded else None)
 
 
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """Service days ``start`` to ``end``: ``from``/``to`` pinned by ``as_of`` and the watermark."""
+    options = {**source.options, "as_of": (end + timedelta(days=1)).isoformat()}
+    return dataclasses.replace(source, options=options), (start - timedelta(days=1)).isoformat()
+
+
 def _as_of(source: Source) -> date:
     """The run's "today" (Asia/Bangkok); ``options["as_of"]`` pins it for backfills and tests."""
     value = source.options.get("as_of")

@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -158,6 +158,16 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
         yield replace(page, watermark_after=_text(settled))
         if url in visited:
             raise SourceError(f"{DATASET}: next link {url} repeats a page already read")
+
+
+def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
+    """Every report published (``meta.lastUpdated``) since ``start`` at 00:00 Bangkok time.
+
+    The search can only be bounded below (``_lastUpdated=gt``), so the read goes on past
+    ``end`` to the newest report; what was already loaded is merged unchanged.
+    """
+    just_before = datetime.combine(start, time(), BANGKOK) - timedelta(microseconds=1)
+    return source, just_before.isoformat()
 
 
 def parse(content: bytes) -> Parsed:

@@ -10,12 +10,17 @@ that arrive unchanged untouched, so a backfill over days already loaded changes 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.logging.handlers import PrefectConsoleHandler
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.theme import Theme
 
 from connectors.base import BANGKOK
 from connectors.registry import connector_for
@@ -57,7 +62,7 @@ def backfill(
 def backfill_dataset(
     settings: Settings, dataset: str, start: date, end: date, run_id: str
 ) -> DatasetSummary:
-    """Extract, land and load the range, with a progress line per batch. I/O: safe to retry."""
+    """Extract, land and load the range, under a progress bar. I/O: retried, and safe to retry."""
     logger = get_run_logger()
     results: list[BatchResult] = []
     with _progress() as progress:
@@ -102,20 +107,37 @@ def _range(start: str, end: str) -> tuple[date, date]:
     return first, last
 
 
-def _progress() -> Progress:
-    """A bar on stderr (stdout keeps the summary); it pulses, as no source says its page count."""
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    """A bar that pulses (no source says how many pages it will send) and counts the batches.
+
+    It draws on the console Prefect logs to (stderr), so that log lines print above the bar
+    instead of through it; stdout keeps the command's summary. That console's theme lacks
+    rich's default styles, which the bar needs: they are lent to it while the bar shows.
+    """
+    console = _log_console()
+    console.push_theme(Theme(), inherit=True)
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=24),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            yield progress
+    finally:
+        console.pop_theme()
+
+
+def _log_console() -> Console:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            return handler.console
+    return Console(stderr=True)
 
 
 def _counts(summary: DatasetSummary) -> str:
-    return (
-        f"{summary.batches} batches, {summary.rows_received:,} received, "
-        f"{summary.rows_loaded:,} loaded, {summary.rows_quarantined:,} quarantined"
-    )
+    batches = f"{summary.batches} batch" + ("" if summary.batches == 1 else "es")
+    return f"{batches}: {summary.rows_received:,} rows, {summary.rows_quarantined:,} set aside"

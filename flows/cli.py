@@ -181,6 +181,8 @@ def demo(
     reports = data_dir / "reports"
     typer.echo(f"  warehouse     {data_dir / 'warehouse.duckdb'}  (schemas raw, audit, quarantine)")
     typer.echo(f"  landing zone  {data_dir / 'raw'}  (responses as received + manifest.jsonl)")
+    typer.echo(f"  dashboard     {reports / 'dashboard' / 'index.html'}")
+    typer.echo(f"  exports       {data_dir / 'exports'}/<partner>/<date>/")
     typer.echo(f"  data quality  {reports / 'quality'}/<run id>/index.html")
     typer.echo(f"  data docs     {reports / 'gx' / 'data_docs' / 'index.html'}")
     typer.echo("  status        smartcity status")
@@ -246,6 +248,9 @@ def export(
     ] = None,
 ) -> None:
     """Write each partner's KPI tables (Parquet + CSV, manifest, README) under data/exports/."""
+    from delivery.exports import load_partners, select_partners
+
+    select_partners(load_partners(), partner)  # an unknown partner fails before Prefect starts
     _prepare_prefect()
     from flows.export import export as export_flow
 
@@ -377,6 +382,7 @@ def _prepare_prefect() -> None:
     """Set Prefect up for a local run before the flows (and Prefect) are imported."""
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 

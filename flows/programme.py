@@ -1,4 +1,4 @@
-"""``programme_daily``: every stakeholder, then the KPI models, then the data-quality report."""
+"""``programme_daily``: every stakeholder, the KPI models, the deliveries, the quality report."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import asdict
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from delivery.dashboard import write_dashboard
 from flows.config import Settings
-from flows.ingest import DatasetSummary, IngestError, citizens, city, transit, university
+from flows.export import export
+from flows.ingest import DatasetSummary, citizens, city, transit, university
 from flows.quality import publish_quality_report
 from flows.runs import flow_settings, recorded_run
 from flows.transform import transform
@@ -17,10 +19,15 @@ from warehouse.kpis import latest_kpis
 STAKEHOLDER_FLOWS = (city, transit, university, citizens)
 
 
+class ProgrammeError(RuntimeError):
+    """Steps of the daily programme failed; the message names each with its reason."""
+
+
 @flow(name="programme_daily")
 def programme_daily(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
-    """Ingest every stakeholder in order, build the KPIs, publish the KPI summary and the
-    data-quality report (as Prefect table and markdown artifacts).
+    """Ingest every stakeholder in order, build the KPIs, deliver them (partner exports, the
+    dashboard, the KPI summary as a Prefect table artifact) and publish the data-quality report
+    (as a markdown artifact).
 
     A failing stakeholder does not stop the others, nor the KPIs of what did load; the run
     fails at the end, naming every step that failed.
@@ -35,14 +42,20 @@ def programme_daily(config: str | None = None, data_dir: str | None = None) -> l
             else:
                 failures.append(f"{stakeholder_flow.name}: {state.message}")
         state = transform(config=config, data_dir=data_dir, return_state=True)
-        if state.is_completed():
+        built = state.is_completed()
+        if built:
             publish_kpi_summary(settings)
+            state = export(config=config, data_dir=data_dir, return_state=True)
+            if not state.is_completed():
+                failures.append(f"export: {state.message}")
         else:
             failures.append(f"transform: {state.message}")
         report = publish_quality_report(settings, run_id)
         get_run_logger().info("data-quality report: %s", report / "index.html")
+        if built:  # after the report, which the dashboard links to
+            get_run_logger().info("KPI dashboard: %s", write_dashboard(settings))
         if failures:
-            raise IngestError("; ".join(failures))
+            raise ProgrammeError("; ".join(failures))
         return summaries
 
 

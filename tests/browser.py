@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 FLAGS = (
     "--headless",
@@ -40,3 +47,27 @@ def rendered_dom(page: Path, screenshot: str | None = None) -> str:
 
 def _run(command: list[str]) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+@contextmanager
+def chrome_driver(window_size: tuple[int, int] = (1400, 1000)) -> Iterator[WebDriver]:
+    """A selenium-driven headless Chromium (Debian's browser and driver), closed on exit.
+
+    ``SE_OFFLINE`` keeps Selenium Manager from looking for drivers on the internet; each session
+    gets a fresh profile directory.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"
+    with tempfile.TemporaryDirectory() as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        width, height = window_size
+        for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+        try:
+            yield driver
+        finally:
+            driver.quit()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from emulators.server import Emulator
 from emulators.synthetic import Clock
+from flows.config import Settings, load_settings
 
 # The flows' connectors read the wall clock ("up to yesterday"), so the session's emulators live
 # in the real today too; connector tests that need a fixed date pin their own clock.
@@ -62,3 +64,12 @@ def _toml(value: object) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return str(value)
+
+
+def copy_of(programme: Settings, directory: Path) -> Settings:
+    """The programme's warehouse in a data directory of its own, for a test that writes to it
+    (its write-ahead log too; the landing zone is not copied)."""
+    (directory / "data").mkdir(parents=True)
+    for path in programme.data_dir.glob(f"{programme.warehouse.path.name}*"):
+        shutil.copy2(path, directory / "data" / path.name)
+    return load_settings(programme.config_path, directory / "data")

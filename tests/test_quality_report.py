@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -100,9 +101,12 @@ def test_report_lists_quarantined_rows_with_reasons_and_thai_examples(
     config = write_config(tmp_path, emulators)
     data_dir = tmp_path / "data"
     ingest(datasets=["citizens.requests"], config=str(config), data_dir=str(data_dir))
-    result = CliRunner().invoke(
-        app, ["--config", str(config), "--data-dir", str(data_dir), "report", "quality"]
-    )
+    base = ["--config", str(config), "--data-dir", str(data_dir), "report", "quality"]
+    no_programme = CliRunner().invoke(app, base)
+    assert no_programme.exit_code == 1 and "smartcity run" in no_programme.output
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:
+        [(run_id,)] = con.execute("select run_id from audit.runs").fetchall()
+    result = CliRunner().invoke(app, [*base, "--run-id", run_id])
     assert result.exit_code == 0, result.output
     folder = Path(result.output.split("report: ", 1)[1].splitlines()[0]).parent
     data = json.loads((folder / "quality.json").read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.support import copy_of
 
 pytestmark = pytest.mark.flow
 
@@ -51,6 +52,24 @@ def test_kpis_for_a_named_period_and_clear_errors(programme: Any) -> None:
     assert kpis(programme, "--area", "sports").exit_code == 1
     missing = kpis(programme, "--period", "1999-01")
     assert missing.exit_code == 1 and "no KPI value matches" in missing.output
+
+
+def test_kpis_suppresses_a_health_value_from_a_small_count(programme: Any, tmp_path: Path) -> None:
+    from warehouse.kpis import latest_kpis
+
+    copied = copy_of(programme, tmp_path)
+    with copied.warehouse.write() as con:
+        [(key, municipality, month)] = con.execute(
+            "select kpi_value_id, municipality_id, strftime(period_start, '%Y-%m') "
+            "from marts.fct_kpi_values where kpi_id = 'HE02' order by period_start desc limit 1"
+        ).fetchall()
+        con.execute("update marts.fct_kpi_values set numerator = 4 where kpi_value_id = ?", [key])
+        [row] = latest_kpis(con, area="health", municipality=municipality, period=month)
+    assert (row.kpi_id, row.value, row.status) == ("HE02", None, "suppressed")
+    result = kpis(copied, "--area", "health", "--municipality", municipality, "--period", month)
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if "│ HE02" in line]
+    assert "suppressed" in line
 
 
 def test_a_failing_dbt_test_fails_the_transform_flow_naming_the_node(

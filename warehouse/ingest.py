@@ -3,12 +3,16 @@
 The watermark moves only after the page that carries it is loaded, so a run that stops halfway
 resumes where it stopped, and a rerun fetches nothing twice that it has already loaded. The last
 page of a run carries the newest data, so it alone is asked to prove the dataset fresh.
+
+A backfill re-reads a date range through the connector's ``backfill`` hook and leaves the
+watermark alone: the regular runs resume where they were, and since loads merge on the key and
+leave rows that come back unchanged untouched, re-reading a range already loaded changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -50,6 +54,62 @@ def ingest_source(
                 break  # the watermark stays before this page, so the next run tries it again
             if page.watermark_after is not None:
                 set_watermark(warehouse, source.dataset, page.watermark_after, result.batch_id)
+    return results
+
+
+Backfill = Callable[[Source, date, date], tuple[Source, str | None]]
+
+
+class BackfillRefused(ValueError):
+    """The dataset cannot be re-read by date (a snapshot, or a connector without the hook)."""
+
+
+def backfill_hook(connector: ModuleType) -> Backfill:
+    """The connector's ``backfill(source, start, end)``; :class:`BackfillRefused` if it has none.
+
+    The hook returns the source to read (e.g. with its clock pinned to the day after ``end``)
+    and the watermark to extract from, so that the connector's own ``extract`` reads the range.
+    """
+    hook = getattr(connector, "backfill", None)
+    if hook is not None:
+        return hook
+    dataset = connector.DATASET
+    if getattr(connector, "SNAPSHOT", False):
+        raise BackfillRefused(
+            f"{dataset} is a snapshot: every response is the whole dataset, not a date range, "
+            f"so there is nothing to backfill; `smartcity ingest {dataset}` reloads it"
+        )
+    raise BackfillRefused(f"{dataset}: its connector cannot re-read a date range (no hook)")
+
+
+def backfill_source(
+    warehouse: Warehouse,
+    connector: ModuleType,
+    source: Source,
+    start: date,
+    end: date,
+    run_id: str | None,
+    *,
+    validate: Validate | None = None,
+    transport: httpx.BaseTransport | None = None,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> list[BatchResult]:
+    """Re-extract the days ``start`` to ``end`` and load them; the watermark does not move.
+
+    Freshness is not judged (old days are old by design). A rejected page does not stop the
+    backfill, as there is no watermark to hold back: it is recorded, and a rerun retries it.
+    """
+    if start > end:
+        raise ValueError(f"{source.dataset}: backfill from {start} to {end}: start is after end")
+    ranged, watermark = backfill_hook(connector)(source, start, end)
+    results = []
+    with make_client(ranged, transport) as client:
+        for page in connector.extract(client, ranged, watermark):
+            landed = land(warehouse.raw_dir, source.dataset, page)
+            result = load_batch(warehouse, connector, landed, run_id, validate)
+            results.append(result)
+            if on_batch:
+                on_batch(result)
     return results
 
 

@@ -13,6 +13,23 @@ FOCUS_AREAS = {
     "governance": "cross-cutting",
 }
 
+# Small-count suppression, the one rule every output follows (exports, dashboard, artifact, CLI):
+# a Medical & Healthcare value computed from a numerator or denominator under SMALL_COUNT (they
+# count people or dispatches) is not shown, since it could be turned back into the count.
+HEALTH_AREA = FOCUS_AREAS["health"]
+SMALL_COUNT = 5
+# the rule over marts.fct_kpi_values aliased f, joined to marts.dim_kpi aliased k
+IS_SUPPRESSED_SQL = f"""coalesce(
+    k.focus_area = '{HEALTH_AREA}'
+    and (f.numerator < {SMALL_COUNT} or f.denominator < {SMALL_COUNT}),
+    false)"""
+
+
+def is_suppressed(focus_area: str, numerator: float | None, denominator: float | None) -> bool:
+    """The rule of :data:`IS_SUPPRESSED_SQL`, for figures summed outside SQL."""
+    small = any(count is not None and count < SMALL_COUNT for count in (numerator, denominator))
+    return focus_area == HEALTH_AREA and small
+
 
 @dataclass(frozen=True)
 class KpiValue:
@@ -23,7 +40,7 @@ class KpiValue:
     value: float | None
     unit: str
     target: float | None
-    status: str
+    status: str  # met, not_met, no_target, no_data, or suppressed (value then None)
 
 
 def latest_kpis(
@@ -37,9 +54,10 @@ def latest_kpis(
     if area is not None and area not in FOCUS_AREAS:
         raise ValueError(f"unknown area {area!r}; choose one of {', '.join(FOCUS_AREAS)}")
     rows = con.execute(
-        """
+        f"""
         with labelled as (
             select f.*, k.name_en, k.focus_area, m.name_en as municipality_name,
+                   {IS_SUPPRESSED_SQL} as is_suppressed,
                    m.name_th as municipality_name_th,
                    case f.period_grain
                        when 'day' then strftime(f.period_start, '%Y-%m-%d')
@@ -54,7 +72,8 @@ def latest_kpis(
             left join marts.municipalities m using (municipality_id)
         )
         select kpi_id, name_en, coalesce(municipality_name, route_id, 'city-wide'),
-               period_label, value, unit, target, status
+               period_label, case when is_suppressed then null else value end, unit, target,
+               case when is_suppressed then 'suppressed' else status end
         from labelled
         where ($area is null or focus_area = $area)
           and ($municipality is null or $municipality in

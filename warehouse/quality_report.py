@@ -48,11 +48,14 @@ def gather(
     with warehouse.read() as con:
         if run_id is None:
             found = con.execute(
-                "select run_id from audit.runs where run_id = root_run_id "
+                "select run_id from audit.runs where flow_name = 'programme_daily' "
                 "order by started_at desc limit 1"
             ).fetchone()
             if found is None:
-                raise NoRunError(f"no run recorded in {warehouse.path}: run `smartcity run` first")
+                raise NoRunError(
+                    f"no programme run recorded in {warehouse.path}: run `smartcity run` "
+                    "first, or name a run (--run-id)"
+                )
             run_id = found[0]
         run = _dicts(con.execute("select * from audit.runs where run_id = ?", [run_id]))
         if not run:
