@@ -25,7 +25,7 @@ from rich.theme import Theme
 from connectors.base import BANGKOK
 from connectors.registry import connector_for
 from flows.config import Settings
-from flows.ingest import DatasetSummary, gate_for
+from flows.ingest import DatasetSummary, batch_line, gate_for
 from flows.runs import flow_settings, recorded_run
 from warehouse.ingest import backfill_hook, backfill_source
 from warehouse.loader import BatchResult
@@ -72,16 +72,7 @@ def backfill_dataset(
             results.append(result)
             summary = DatasetSummary.of(dataset, results)
             progress.update(bar, counts=_counts(summary))
-            logger.info(
-                "%s batch %s: %s, %d received = %d loaded + %d quarantined%s",
-                dataset,
-                result.batch_id,
-                result.status,
-                result.rows_received,
-                result.rows_loaded,
-                result.rows_quarantined,
-                f" ({result.detail})" if result.detail else "",
-            )
+            logger.info(batch_line(result))
 
         backfill_source(
             settings.warehouse,
@@ -140,4 +131,7 @@ def _log_console() -> Console:
 
 def _counts(summary: DatasetSummary) -> str:
     batches = f"{summary.batches} batch" + ("" if summary.batches == 1 else "es")
-    return f"{batches}: {summary.rows_received:,} rows, {summary.rows_quarantined:,} set aside"
+    return (
+        f"{batches}: {summary.rows_received:,} rows, {summary.rows_changed:,} new or changed, "
+        f"{summary.rows_quarantined:,} set aside"
+    )

@@ -406,7 +406,8 @@ def _print_summaries(summaries: list[Any]) -> None:
     from rich.table import Table
 
     table = Table(title="ingested")
-    for column in ("dataset", "batches", "received", "loaded", "quarantined", "batch statuses"):
+    columns = ("dataset", "batches", "received", "loaded", "new or changed", "quarantined")
+    for column in (*columns, "batch statuses"):
         table.add_column(
             column, justify="left" if column in {"dataset", "batch statuses"} else "right"
         )
@@ -417,6 +418,7 @@ def _print_summaries(summaries: list[Any]) -> None:
             str(s.batches),
             f"{s.rows_received:,}",
             f"{s.rows_loaded:,}",
+            f"{s.rows_changed:,}",
             f"{s.rows_quarantined:,}",
             statuses,
         )

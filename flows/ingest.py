@@ -34,6 +34,7 @@ class DatasetSummary:
     rows_loaded: int
     rows_quarantined: int
     statuses: dict[str, int]
+    rows_changed: int = 0  # of rows_loaded, new or different from the stored rows
 
     @classmethod
     def of(cls, dataset: str, results: list[BatchResult]) -> DatasetSummary:
@@ -47,7 +48,18 @@ class DatasetSummary:
             sum(r.rows_loaded for r in results),
             sum(r.rows_quarantined for r in results),
             statuses,
+            sum(r.rows_changed for r in results),
         )
+
+
+def batch_line(result: BatchResult) -> str:
+    """One batch's outcome, for the flow log."""
+    detail = f" ({result.detail})" if result.detail else ""
+    return (
+        f"{result.dataset} batch {result.batch_id}: {result.status}, {result.rows_received} "
+        f"received = {result.rows_loaded} loaded ({result.rows_changed} new or changed) + "
+        f"{result.rows_quarantined} quarantined{detail}"
+    )
 
 
 @task(
@@ -63,16 +75,7 @@ def ingest_dataset(
     logger = get_run_logger()
 
     def report(result: BatchResult) -> None:
-        logger.info(
-            "%s batch %s: %s, %d received = %d loaded + %d quarantined%s",
-            dataset,
-            result.batch_id,
-            result.status,
-            result.rows_received,
-            result.rows_loaded,
-            result.rows_quarantined,
-            f" ({result.detail})" if result.detail else "",
-        )
+        logger.info(batch_line(result))
 
     results = ingest_source(
         settings.warehouse,

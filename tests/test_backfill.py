@@ -62,6 +62,7 @@ def test_backfill_of_a_loaded_range_changes_no_row_and_keeps_the_watermarks(copi
         summary = backfill(dataset, START.isoformat(), END.isoformat(), **params)
         assert summary.dataset == dataset and summary.batches > 0, summary
         assert set(summary.statuses) <= {"loaded", "unchanged"}, summary
+        assert summary.rows_changed == 0, summary  # every row came back as it is stored
 
     after = raw_state(copied)
     assert after.keys() == before.keys()

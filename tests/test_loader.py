@@ -244,3 +244,6 @@ def test_a_row_loaded_again_unchanged_keeps_its_lineage(warehouse: Warehouse) ->
         ("A", first.batch_id),
         ("B", again.batch_id),
     ]
+    assert (first.rows_changed, again.rows_changed) == (1, 1)  # only B is new
+    changed = rows(warehouse, "select batch_id, rows_changed from audit.batches order by loaded_at")
+    assert changed == [(first.batch_id, 1), (again.batch_id, 1)]

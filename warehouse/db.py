@@ -35,8 +35,10 @@ create table if not exists audit.batches (
     rows_quarantined bigint not null,
     detail varchar,
     run_id varchar,
+    rows_changed bigint,              -- of rows_loaded, new or different from what was stored
     check (rows_received = rows_loaded + rows_quarantined)
 );
+alter table audit.batches add column if not exists rows_changed bigint;
 create table if not exists audit.runs (
     run_id varchar primary key,
     root_run_id varchar not null,     -- the outermost flow run (programme_daily) it belongs to

@@ -87,6 +87,7 @@ class BatchResult:
     rows_loaded: int
     rows_quarantined: int
     detail: str | None = None
+    rows_changed: int = 0  # of rows_loaded, new or different from the stored row (others untouched)
 
 
 def load_batch(
@@ -151,12 +152,13 @@ def load_batch(
         _record_outcomes(con, landed, run_id, outcomes)
         if failure:
             return _record(con, landed, run_id, "rejected", parsed, describe(failure), version)
+        changed = 0
         for table in connector.TABLES:
             ensure_table(con, table)
             if snapshot:
                 con.execute(f"delete from raw.{table.name}")
-            upsert(con, table, parsed.rows.get(table.name, []), landed.batch_id)
-        return _record(con, landed, run_id, "loaded", parsed, None, version)
+            changed += upsert(con, table, parsed.rows.get(table.name, []), landed.batch_id)
+        return _record(con, landed, run_id, "loaded", parsed, None, version, changed)
 
 
 def _rows_of_batch(
@@ -250,13 +252,13 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
 
 def upsert(
     con: duckdb.DuckDBPyConnection, table: Table, rows: list[dict[str, Any]], batch_id: str
-) -> None:
+) -> int:
     """Merge on the natural key: a row whose values changed replaces the stored one, a new key
     is inserted, and a row already stored as it is stays untouched, lineage included (so a
     rerun or a backfill of data already loaded changes no row). Within a batch the last row of a
-    key wins."""
+    key wins. Returns how many rows were inserted or replaced."""
     if not rows:
-        return
+        return 0
     latest = {tuple(row[k] for k in table.key): row for row in rows}
     schema = pa.schema([(name, ARROW_TYPES[type_]) for name, type_ in table.columns.items()])
     con.register("batch_rows", pa.Table.from_pylist(list(latest.values()), schema=schema))
@@ -275,6 +277,7 @@ def upsert(
             f"select {names}, ?, now() from changed_rows",
             [batch_id],
         )
+        return con.execute("select count(*) from changed_rows").fetchone()[0]
     finally:
         con.execute("drop table if exists changed_rows")
         con.unregister("batch_rows")
@@ -288,6 +291,7 @@ def _record(
     parsed: Parsed,
     detail: str | None,
     version: str | None = None,
+    changed: int = 0,
 ) -> BatchResult:
     loaded = sum(len(rows) for rows in parsed.rows.values())
     quarantined = len(parsed.rejects)
@@ -312,7 +316,7 @@ def _record(
         finally:
             con.unregister("rejects")
     con.execute(
-        "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             landed.dataset,
             landed.batch_id,
@@ -329,10 +333,18 @@ def _record(
             quarantined,
             detail,
             run_id,
+            changed,
         ],
     )
     return BatchResult(
-        landed.dataset, landed.batch_id, status, loaded + quarantined, loaded, quarantined, detail
+        landed.dataset,
+        landed.batch_id,
+        status,
+        loaded + quarantined,
+        loaded,
+        quarantined,
+        detail,
+        changed,
     )
 
 
