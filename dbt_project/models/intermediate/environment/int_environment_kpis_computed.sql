@@ -103,13 +103,6 @@ final as (
 )
 
 select
-    cast(kpi_id as varchar) as kpi_id,
-    municipality_id,
-    route_id,
-    cast(period_grain as varchar) as period_grain,
-    cast(period_start as date) as period_start,
-    cast(numerator as double) as numerator,
-    cast(denominator as double) as denominator,
-    cast(value as double) as value
+    {{ kpi_columns() }}
 
 from final

@@ -11,14 +11,7 @@ with computed as (
 
     {% for kpi_model in kpi_models %}
     select
-        cast(kpi_id as varchar) as kpi_id,
-        cast(municipality_id as varchar) as municipality_id,
-        cast(route_id as varchar) as route_id,
-        cast(period_grain as varchar) as period_grain,
-        cast(period_start as date) as period_start,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator,
-        cast(value as double) as value
+        {{ kpi_columns() }}
     from {{ ref(kpi_model) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

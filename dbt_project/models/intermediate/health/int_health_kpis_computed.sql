@@ -166,13 +166,6 @@ unioned as (
 )
 
 select
-    cast(kpi_id as varchar) as kpi_id,
-    cast(municipality_id as varchar) as municipality_id,
-    cast(null as varchar) as route_id,
-    cast('month' as varchar) as period_grain,
-    cast(period_start as date) as period_start,
-    cast(numerator as double) as numerator,
-    cast(denominator as double) as denominator,
-    cast(value as double) as value
+    {{ kpi_columns(route_id='null', period_grain="'month'") }}
 
 from unioned

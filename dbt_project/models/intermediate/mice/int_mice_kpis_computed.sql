@@ -168,13 +168,6 @@ unioned as (
 )
 
 select
-    cast(kpi_id as varchar) as kpi_id,
-    cast(null as varchar) as municipality_id,
-    cast(null as varchar) as route_id,
-    cast(period_grain as varchar) as period_grain,
-    cast(period_start as date) as period_start,
-    cast(numerator as double) as numerator,
-    cast(denominator as double) as denominator,
-    cast(value as double) as value
+    {{ kpi_columns(municipality_id='null', route_id='null') }}
 
 from unioned
