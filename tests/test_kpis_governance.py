@@ -11,26 +11,32 @@ complaints) is compared with ``marts.fct_kpi_values``: numerator, denominator an
 
 from __future__ import annotations
 
-import csv
-import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.transform import DBT_PROJECT
+from tests.recompute import (
+    BANGKOK,
+    Figures,
+    Key,
+    aliases,
+    months_between,
+    municipalities,
+    population_in,
+    populations,
+    published,
+    rows,
+    same,
+)
 
 pytestmark = pytest.mark.flow
 
-BANGKOK = ZoneInfo("Asia/Bangkok")
 GOVERNANCE_KPIS = ("GV01", "GV02", "GV03")
-Key = tuple[str, str | None, date]  # kpi, municipality (None: city-wide), month start
-Figures = tuple[float | None, float | None, float | None]  # numerator, denominator, value
 
 
 @dataclass(frozen=True)
@@ -41,33 +47,8 @@ class Ticket:
     closed: datetime | None  # the final closure; None while the ticket is open
 
 
-def seed(name: str) -> list[dict[str, str]]:
-    with (DBT_PROJECT / "seeds" / f"{name}.csv").open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def municipalities() -> list[str]:
-    return [row["municipality_id"] for row in seed("municipalities")]
-
-
-def aliases() -> dict[str, str]:
-    return {row["alias"]: row["municipality_id"] for row in seed("municipality_aliases")}
-
-
 def local_month(moment: datetime) -> date:
     return moment.astimezone(BANGKOK).date().replace(day=1)
-
-
-def months_between(first: date, last: date) -> set[date]:
-    months, month = set(), first
-    while month <= last:
-        months.add(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return months
-
-
-def rows(con: Any, sql: str) -> list[tuple]:
-    return con.execute(sql).fetchall()
 
 
 def tickets(con: Any) -> tuple[list[Ticket], datetime]:
@@ -86,24 +67,6 @@ def tickets(con: Any) -> tuple[list[Ticket], datetime]:
         closed = updated if status == "closed" else None
         found.append(Ticket(names.get(agency), requested, expected, closed))
     return found, max(state[1] for state in states)
-
-
-def populations(con: Any) -> dict[tuple[str, int], int]:
-    """Population per municipality and published year, summed over its communities."""
-    names = aliases()
-    totals: dict[tuple[str, int], int] = defaultdict(int)
-    for name, year, population in rows(
-        con, "select municipality, year_ce, population from raw.city_population"
-    ):
-        if name in names and population is not None:
-            totals[names[name], int(year)] += population
-    return dict(totals)
-
-
-def population_in(totals: dict[tuple[str, int], int], municipality: str, year: int) -> int | None:
-    """The year's population, or the latest published year's before it (carried forward)."""
-    published = [y for m, y in totals if m == municipality and y <= year]
-    return totals[municipality, max(published)] if published else None
 
 
 def recomputed(con: Any) -> tuple[dict[Key, Figures], date]:
@@ -140,32 +103,11 @@ def recomputed(con: Any) -> tuple[dict[Key, Figures], date]:
     return expected, busiest
 
 
-def published(con: Any) -> dict[Key, Figures]:
-    found = rows(
-        con,
-        "select kpi_id, municipality_id, route_id, period_grain, period_start, "
-        "numerator, denominator, value from marts.fct_kpi_values "
-        "where kpi_id in ('GV01', 'GV02', 'GV03')",
-    )
-    table: dict[Key, Figures] = {}
-    for kpi, municipality, route, grain, start, numerator, denominator, value in found:
-        assert route is None and grain == "month", (kpi, municipality, route, grain, start)
-        assert (kpi, municipality, start) not in table, ("duplicate", kpi, municipality, start)
-        table[kpi, municipality, start] = (numerator, denominator, value)
-    return table
-
-
-def same(actual: float | None, wanted: float | None) -> bool:
-    if wanted is None or actual is None:
-        return actual is None and wanted is None
-    return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=1e-9)
-
-
 @pytest.fixture(scope="module")
 def governance(programme: Any) -> tuple[dict[Key, Figures], date, dict[Key, Figures]]:
     with programme.warehouse.read() as con:
         expected, busiest = recomputed(con)
-        return expected, busiest, published(con)
+        return expected, busiest, published(con, GOVERNANCE_KPIS)
 
 
 def test_every_governance_kpi_has_every_municipality_its_grain_has(governance: Any) -> None:
