@@ -16,6 +16,7 @@ from warehouse.audit import dataset_status
 from warehouse.db import Warehouse
 from warehouse.landing import land, manifest_rows
 from warehouse.loader import BatchResult, load_batch
+from warehouse.validation import Checks
 
 READINGS = Table(
     name="test_readings",
@@ -247,3 +248,29 @@ def test_a_row_loaded_again_unchanged_keeps_its_lineage(warehouse: Warehouse) ->
     assert (first.rows_changed, again.rows_changed) == (1, 1)  # only B is new
     changed = rows(warehouse, "select batch_id, rows_changed from audit.batches order by loaded_at")
     assert changed == [(first.batch_id, 1), (again.batch_id, 1)]
+
+
+def test_row_count_checks_compare_with_all_the_rows_the_last_batch_loaded(
+    warehouse: Warehouse,
+) -> None:
+    """The base is every row the last batch from the URL loaded, changed or not (a row that came
+    back unchanged keeps the older batch's lineage, so counting lineage would miss it)."""
+    seen: list[dict[str, int]] = []
+
+    def validate(table: Table, rows: list, missing: set, checks: Checks) -> list:
+        seen.append(dict(checks.previous_rows))
+        return []
+
+    url = "http://s.test/readings?day=1"
+    first = [{"station": s, "day": "2026-01-01", "value": 1} for s in "ABC"]
+    second = [*first[:2], {"station": "C", "day": "2026-01-01", "value": 2}]
+    third = [*second, {"station": "D", "day": "2026-01-01", "value": 3}]
+    for records in (first, second, third):
+        landed = land(warehouse.raw_dir, "test.readings", page(records, url=url))
+        load_batch(warehouse, CONNECTOR, landed, None, validate)
+    assert seen == [{}, {"test_readings": 3}, {"test_readings": 3}]
+    assert rows(
+        warehouse,
+        "select count(*) from raw.test_readings where _batch_id = ("
+        "select batch_id from audit.batches order by loaded_at limit 1 offset 1)",
+    ) == [(1,)]

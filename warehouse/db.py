@@ -39,6 +39,12 @@ create table if not exists audit.batches (
     check (rows_received = rows_loaded + rows_quarantined)
 );
 alter table audit.batches add column if not exists rows_changed bigint;
+create table if not exists audit.batch_tables (
+    batch_id varchar not null,
+    table_name varchar not null,
+    rows_loaded bigint not null,      -- the batch's rows of the table, stored changed or not
+    primary key (batch_id, table_name)
+);
 create table if not exists audit.runs (
     run_id varchar primary key,
     root_run_id varchar not null,     -- the outermost flow run (programme_daily) it belongs to

@@ -125,14 +125,14 @@ def load_batch(
             "order by loaded_at desc limit 1",
             [landed.dataset, landed.url, snapshot],
         ).fetchone()
-        previous_rows = _rows_of_batch(con, connector.TABLES, previous[0] if previous else None)
-    if previous and previous[1] == version:
-        status = "stale" if parsed.version else "unchanged"
-        what = f"header timestamp {version}" if parsed.version else "same content"
-        with warehouse.write() as con, _transaction(con):
-            return _record(
-                con, landed, run_id, status, Parsed(), f"{what} as batch {previous[0]}", version
-            )
+        if previous and previous[1] == version:
+            status = "stale" if parsed.version else "unchanged"
+            what = f"header timestamp {version}" if parsed.version else "same content"
+            with _transaction(con):
+                return _record(
+                    con, landed, run_id, status, Parsed(), f"{what} as batch {previous[0]}", version
+                )
+        previous_rows = _rows_of_batch(con, previous[0]) if previous and validate else {}
 
     outcomes: list[Outcome] = []
     if validate is not None:
@@ -157,29 +157,24 @@ def load_batch(
             ensure_table(con, table)
             if snapshot:
                 con.execute(f"delete from raw.{table.name}")
-            changed += upsert(con, table, parsed.rows.get(table.name, []), landed.batch_id)
+            rows = parsed.rows.get(table.name, [])
+            changed += upsert(con, table, rows, landed.batch_id)
+            con.execute(
+                "insert into audit.batch_tables values (?, ?, ?)",
+                [landed.batch_id, table.name, len(rows)],
+            )
         return _record(con, landed, run_id, "loaded", parsed, None, version, changed)
 
 
-def _rows_of_batch(
-    con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...], batch_id: str | None
-) -> dict[str, int]:
-    """Per table, how many rows of ``batch_id`` the warehouse holds (for row-count checks)."""
-    if batch_id is None:
-        return {}
-    existing = {
-        name
-        for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
+def _rows_of_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
+    """Per table, how many rows ``batch_id`` loaded (for row-count checks), whether they changed
+    what was stored or not; none for a batch loaded before the ledger kept them."""
+    return dict(
+        con.execute(
+            "select table_name, rows_loaded from audit.batch_tables where batch_id = ?",
+            [batch_id],
         ).fetchall()
-    }
-    return {
-        table.name: con.execute(
-            f"select count(*) from raw.{table.name} where _batch_id = ?", [batch_id]
-        ).fetchone()[0]
-        for table in tables
-        if table.name in existing
-    }
+    )
 
 
 def _positions(parsed: Parsed) -> list[tuple[str, int]]:
