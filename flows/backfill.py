@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -22,12 +22,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.theme import Theme
 
-from connectors.base import BANGKOK
 from connectors.registry import connector_for
 from flows.config import Settings
 from flows.ingest import DatasetSummary, batch_line, gate_for
 from flows.runs import flow_settings, recorded_run
-from warehouse.ingest import backfill_hook, backfill_source
+from warehouse.ingest import backfill_range, backfill_source
 from warehouse.loader import BatchResult
 
 
@@ -44,8 +43,7 @@ def backfill(
     Refused before anything is written for a snapshot dataset, a range that ends before it
     starts, or one that ends after today.
     """
-    first, last = _range(start, end)
-    backfill_hook(connector_for(dataset))  # a snapshot is refused here, before the ledger
+    first, last = backfill_range(connector_for(dataset), start, end)  # before the ledger
     settings = flow_settings(config, data_dir)
     with recorded_run(settings, [dataset]) as run_id:
         summary = backfill_dataset(settings, dataset, first, last, run_id)
@@ -86,16 +84,6 @@ def backfill_dataset(
         )
         progress.update(bar, total=1, completed=1)
     return DatasetSummary.of(dataset, results)
-
-
-def _range(start: str, end: str) -> tuple[date, date]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    if first > last:
-        raise ValueError(f"backfill from {first} to {last}: the first day is after the last")
-    today = datetime.now(BANGKOK).date()
-    if last > today:
-        raise ValueError(f"backfill to {last}: that is after today ({today}, Bangkok)")
-    return first, last
 
 
 @contextmanager

@@ -197,12 +197,9 @@ def status(ctx: typer.Context) -> None:
     """
     from rich.table import Table
 
-    from connectors.registry import connector_for
-    from warehouse.audit import dataset_status
+    from flows.quality import statuses as dataset_statuses
 
     settings = _load_settings(ctx)
-    lags = {name: source.lag_hours for name, source in settings.sources.items()}
-    newest = {name: getattr(connector_for(name), "FRESHNESS", None) for name in lags}
     table = Table(title=f"datasets in {settings.warehouse.path}")
     headers = (
         "dataset",
@@ -219,7 +216,7 @@ def status(ctx: typer.Context) -> None:
         numeric = header in {"batches", "received", "loaded", "quarantined", "allowed lag"}
         table.add_column(header, justify="right" if numeric else "left")
     colours = {"fresh": "green", "stale": "red", "never": "yellow"}
-    statuses = dataset_status(settings.warehouse, lags, newest)
+    statuses = dataset_statuses(settings)
     for item in statuses:
         table.add_row(
             item.dataset,
@@ -286,8 +283,11 @@ def backfill(
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
 ) -> None:
     """Re-extract a date range of a dataset and load it again (idempotent); the watermark stays."""
+    from connectors.registry import connector_for
+    from warehouse.ingest import backfill_range
+
     _check_known([dataset])
-    date.fromisoformat(start), date.fromisoformat(end)  # a bad date fails before Prefect starts
+    backfill_range(connector_for(dataset), start, end)  # refused before Prefect starts
     _prepare_prefect()
     from flows.backfill import backfill as backfill_flow
 

@@ -118,6 +118,9 @@ def test_backfill_refuses_a_range_that_cannot_be(
 
     with pytest.raises(ValueError, match=message):
         backfill("citizens.requests", start, end, data_dir=str(tmp_path / "data"))
+    command = ["--data-dir", str(tmp_path / "data"), "backfill", "citizens.requests"]
+    result = CliRunner().invoke(app, [*command, "--from", start, "--to", end])
+    assert result.exit_code == 1 and message in result.output
     assert not (tmp_path / "data").exists()
 
 

@@ -18,7 +18,7 @@ from types import ModuleType
 
 import httpx
 
-from connectors.base import Page, Source
+from connectors.base import BANGKOK, Page, Source
 from connectors.http import make_client
 from warehouse.audit import get_watermark, set_watermark
 from warehouse.db import Warehouse
@@ -82,6 +82,20 @@ def backfill_hook(connector: ModuleType) -> Backfill:
     raise BackfillRefused(f"{dataset}: its connector cannot re-read a date range (no hook)")
 
 
+def backfill_range(connector: ModuleType, start: str, end: str) -> tuple[date, date]:
+    """The days ``start`` to ``end`` (ISO dates, Bangkok) if the dataset can be backfilled over
+    them: refused for a snapshot, a range that ends before it starts, or one that ends after today.
+    """
+    backfill_hook(connector)
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if first > last:
+        raise ValueError(f"backfill from {first} to {last}: the first day is after the last")
+    today = datetime.now(BANGKOK).date()
+    if last > today:
+        raise ValueError(f"backfill to {last}: that is after today ({today}, Bangkok)")
+    return first, last
+
+
 def backfill_source(
     warehouse: Warehouse,
     connector: ModuleType,
@@ -99,8 +113,6 @@ def backfill_source(
     Freshness is not judged (old days are old by design). A rejected page does not stop the
     backfill, as there is no watermark to hold back: it is recorded, and a rerun retries it.
     """
-    if start > end:
-        raise ValueError(f"{source.dataset}: backfill from {start} to {end}: start is after end")
     ranged, watermark = backfill_hook(connector)(source, start, end)
     results = []
     with make_client(ranged, transport) as client:
