@@ -14,8 +14,9 @@ import pytest
 from connectors.base import Page, Parsed, ParseError, Table, as_payload
 from warehouse.audit import dataset_status
 from warehouse.db import Warehouse
+from warehouse.ingest import ingest_page
 from warehouse.landing import land, manifest_rows
-from warehouse.loader import BatchResult, load_batch
+from warehouse.loader import load_batch
 from warehouse.validation import Checks
 
 READINGS = Table(
@@ -41,12 +42,6 @@ CONNECTOR = SimpleNamespace(DATASET="test.readings", TABLES=(READINGS,), parse=p
 def page(records: object, url: str = "http://s.test/readings?page=1") -> Page:
     body = records if isinstance(records, bytes) else json.dumps(records).encode()
     return Page(url=url, content=body, extension="json", received_at=datetime.now(UTC))
-
-
-def ingest_page(
-    warehouse: Warehouse, connector: object, dataset: str, page: Page, run_id: str | None
-) -> BatchResult:
-    return load_batch(warehouse, connector, land(warehouse.raw_dir, dataset, page), run_id)
 
 
 @pytest.fixture
@@ -266,8 +261,7 @@ def test_row_count_checks_compare_with_all_the_rows_the_last_batch_loaded(
     second = [*first[:2], {"station": "C", "day": "2026-01-01", "value": 2}]
     third = [*second, {"station": "D", "day": "2026-01-01", "value": 3}]
     for records in (first, second, third):
-        landed = land(warehouse.raw_dir, "test.readings", page(records, url=url))
-        load_batch(warehouse, CONNECTOR, landed, None, validate)
+        ingest_page(warehouse, CONNECTOR, "test.readings", page(records, url=url), None, validate)
     assert seen == [{}, {"test_readings": 3}, {"test_readings": 3}]
     assert rows(
         warehouse,

@@ -39,13 +39,18 @@ def ingest_source(
 ) -> list[BatchResult]:
     """Ingest everything new from ``source``; stops at a page that is rejected."""
     watermark = get_watermark(warehouse, source.dataset)
-    fresh_after = datetime.now(UTC) - timedelta(hours=source.lag_hours)
+    fresh_after = _fresh_after(source)
     results = []
     with make_client(source, transport) as client:
         for page, last in _with_last(connector.extract(client, source, watermark)):
-            landed = land(warehouse.raw_dir, source.dataset, page)
-            result = load_batch(
-                warehouse, connector, landed, run_id, validate, fresh_after if last else None
+            result = ingest_page(
+                warehouse,
+                connector,
+                source.dataset,
+                page,
+                run_id,
+                validate,
+                fresh_after if last else None,
             )
             results.append(result)
             if on_batch:
@@ -117,8 +122,7 @@ def backfill_source(
     results = []
     with make_client(ranged, transport) as client:
         for page in connector.extract(client, ranged, watermark):
-            landed = land(warehouse.raw_dir, source.dataset, page)
-            result = load_batch(warehouse, connector, landed, run_id, validate)
+            result = ingest_page(warehouse, connector, source.dataset, page, run_id, validate)
             results.append(result)
             if on_batch:
                 on_batch(result)
@@ -140,9 +144,29 @@ def ingest_file(
         extension=path.suffix.lstrip(".") or "bin",
         received_at=datetime.now(UTC),
     )
-    landed = land(warehouse.raw_dir, source.dataset, page)
-    fresh_after = datetime.now(UTC) - timedelta(hours=source.lag_hours)
-    return load_batch(warehouse, connector, landed, run_id, validate, fresh_after)
+    return ingest_page(
+        warehouse, connector, source.dataset, page, run_id, validate, _fresh_after(source)
+    )
+
+
+def ingest_page(
+    warehouse: Warehouse,
+    connector: ModuleType,
+    dataset: str,
+    page: Page,
+    run_id: str | None,
+    validate: Validate | None = None,
+    fresh_after: datetime | None = None,
+) -> BatchResult:
+    """Land one response as received, then load it (see :func:`warehouse.loader.load_batch`)."""
+    return load_batch(
+        warehouse, connector, land(warehouse.raw_dir, dataset, page), run_id, validate, fresh_after
+    )
+
+
+def _fresh_after(source: Source) -> datetime:
+    """The time the dataset's newest record must be after to be fresh."""
+    return datetime.now(UTC) - timedelta(hours=source.lag_hours)
 
 
 def _with_last(pages: Iterable[Page]) -> Iterator[tuple[Page, bool]]:
