@@ -133,33 +133,44 @@ class Table:
 
     def collect(
         self,
-        records: Iterable[tuple[int, Any, str]],
+        records: Iterable[tuple[int, Any]],
         parsed: Parsed,
         convert: Callable[[Any], Mapping[str, Any]] | None = None,
+        payload: Callable[[Any], str] | None = None,
     ) -> None:
         """Type numbered records into ``parsed``: good rows to ``rows``, bad ones to ``rejects``.
 
-        Each record comes as ``(row_number, record, payload)``, payload being the row as received.
-        ``convert`` maps a source record to this table's columns first (e.g. Buddhist-era dates);
-        it raises :class:`RowError` naming the column it cannot convert. Set
-        ``parsed.missing[table]`` before collecting when the source dropped columns.
+        Each record comes as ``(row_number, record)``. ``convert`` maps a source record to this
+        table's columns first (e.g. Buddhist-era dates); it raises :class:`RowError` naming the
+        column it cannot convert. ``payload`` gives a rejected record as received (default:
+        :func:`as_payload`); only rejects need it. Set ``parsed.missing[table]`` before
+        collecting when the source dropped columns.
         """
         rows = parsed.rows.setdefault(self.name, [])
         missing = parsed.missing.get(self.name, set())
         # Columns the source left out are typed null, keys included: the checks, not the
         # parser, judge a batch that lost a column.
         table = replace(self, key=tuple(k for k in self.key if k not in missing))
-        for row_number, record, payload in records:
+        nulls = dict.fromkeys(missing)
+        for row_number, record in records:
             try:
                 if convert is None and not isinstance(record, Mapping):
                     raise RowError(f"row is a {type(record).__name__}, not an object")
                 converted = convert(record) if convert else record
-                row = table.typed({**converted, **dict.fromkeys(missing)})
+                row = table.typed({**converted, **nulls} if nulls else converted)
             except RowError as error:
-                parsed.rejects.append(Reject(self.name, row_number, payload, str(error)))
+                received = (payload or as_payload)(record)
+                parsed.rejects.append(Reject(self.name, row_number, received, str(error)))
             else:
                 row[ROW] = row_number
                 rows.append(row)
+
+
+def absent_columns(table: Table, records: Iterable[Any]) -> set[str]:
+    """The table's columns that no object of the page carries (schema drift); none when the
+    page has no object at all."""
+    objects = [record for record in records if isinstance(record, Mapping)]
+    return {c for c in table.columns if objects and all(c not in row for row in objects)}
 
 
 def read_json(content: bytes, dataset: str) -> Any:

@@ -49,6 +49,7 @@ from connectors.base import (
     Source,
     SourceError,
     Table,
+    absent_columns,
     as_payload,
 )
 from connectors.http import fetch
@@ -138,6 +139,11 @@ def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None
     return dataclasses.replace(source, options=options), _iso(first)
 
 
+def _payload(row: Any) -> str:
+    """The row as received, storable: a lone surrogate (a ``\\udXXX`` escape) becomes ``?``."""
+    return as_payload(row).encode("utf-8", errors="replace").decode("utf-8")
+
+
 def parse(content: bytes) -> Parsed:
     """Type one ``requests.json`` page; a row that cannot be typed is a reject naming the column."""
     text = content.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
@@ -152,19 +158,17 @@ def parse(content: bytes) -> Parsed:
         raise ParseError(f"{DATASET}: requests.json is a {type(data).__name__}, not an array")
     parsed = Parsed()
     parsed.rows[REQUESTS.name] = []
-    objects = [row for row in data if isinstance(row, dict)]
-    missing = {c for c in REQUESTS.columns if objects and all(c not in row for row in objects)}
+    missing = absent_columns(REQUESTS, data)
     if missing:  # drift: typed null, and the suite judges the batch
         parsed.missing[REQUESTS.name] = missing
     good = []
     for number, row in enumerate(data, start=1):
-        payload = as_payload(row).encode("utf-8", errors="replace").decode("utf-8")
         reason = _unreadable(row)
         if reason:
-            parsed.rejects.append(Reject(REQUESTS.name, number, payload, reason))
+            parsed.rejects.append(Reject(REQUESTS.name, number, _payload(row), reason))
         else:
-            good.append((number, row, payload))
-    REQUESTS.collect(good, parsed)
+            good.append((number, row))
+    REQUESTS.collect(good, parsed, payload=_payload)
     parsed.rejects.sort(key=lambda reject: reject.row_number)
     return parsed
 

@@ -18,7 +18,6 @@ how current it is. The data contract is the suite
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date
 from typing import Any
 
 import httpx
@@ -64,9 +63,7 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
     return ckan.extract(client, source, watermark, package=PACKAGE)
 
 
-def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
-    """CKAN cannot be asked for dates: a backfill re-reads the whole table (offset 0)."""
-    return ckan.backfill(source, start, end)
+backfill = ckan.backfill  # CKAN cannot be asked for dates: the whole table again
 
 
 def parse(content: bytes) -> Parsed:

@@ -221,9 +221,10 @@ def parse(content: bytes) -> Parsed:
     if missing:
         parsed.missing[UPLINKS.name] = missing
     UPLINKS.collect(
-        ((number, event, _payload(event)) for number, event in enumerate(events, start=1)),
+        enumerate(events, start=1),
         parsed,
         convert=lambda event: _record(event, missing, check_encoding),
+        payload=_payload,
     )
     return parsed
 

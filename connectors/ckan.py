@@ -45,7 +45,6 @@ from connectors.base import (
     Source,
     SourceError,
     Table,
-    as_payload,
     read_json,
 )
 from connectors.http import fetch
@@ -186,8 +185,7 @@ def parse_datastore(
             raise RowError(f"row is a {type(record).__name__}, not an object")
         return convert(record)
 
-    numbered = ((n, record, as_payload(record)) for n, record in enumerate(records, 1))
-    table.collect(numbered, parsed, convert=row)
+    table.collect(enumerate(records, 1), parsed, convert=row)
     return parsed
 
 

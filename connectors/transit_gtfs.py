@@ -287,8 +287,7 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
         for row_number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue  # blank line
-            received = dict(zip(header, values, strict=False))
-            records.append((row_number, (reader.line_num, values), _payload(received)))
+            records.append((row_number, (reader.line_num, values)))
     except csv.Error as error:
         raise ParseError(f"{spec.file}: line {reader.line_num}: {error}") from None
     missing = {
@@ -319,7 +318,10 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
         except RowError as error:
             raise RowError(f"{spec.file} line {line}: {error}") from None
 
-    table.collect(records, parsed, convert)
+    def payload(record: tuple[int, list[str]]) -> str:
+        return _payload(dict(zip(header, record[1], strict=False)))
+
+    table.collect(records, parsed, convert, payload)
 
 
 def _record(table: Table, received: dict[str, str]) -> dict[str, Any]:

@@ -67,7 +67,6 @@ from connectors.base import (
     ParseError,
     Source,
     Table,
-    as_payload,
 )
 from connectors.http import fetch
 
@@ -269,7 +268,7 @@ def parse(content: bytes) -> Parsed:
         }
         if missing:  # drift: typed null, a key column too, for the suite to judge
             parsed.missing[table.name] = missing
-        _collect(table, records, parsed)
+        table.collect(enumerate(records, 1), parsed)
     return parsed
 
 
@@ -305,16 +304,6 @@ def _archived_feeds(content: bytes) -> list[rt.FeedMessage]:
     if not feeds:
         raise ParseError(f"{DATASET}: the zip holds no FeedMessage (no .pb member)")
     return feeds
-
-
-def _collect(table: Table, records: list[dict[str, Any]], parsed: Parsed) -> None:
-    """Type ``records`` into ``parsed``; only the rows set aside get their JSON payload."""
-    first = len(parsed.rejects)
-    table.collect(((number, record, "") for number, record in enumerate(records, 1)), parsed)
-    parsed.rejects[first:] = [
-        replace(reject, payload=as_payload(records[reject.row_number - 1]))
-        for reject in parsed.rejects[first:]
-    ]
 
 
 def _add_trip_update_records(

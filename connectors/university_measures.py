@@ -179,22 +179,27 @@ def parse(content: bytes) -> Parsed:
     if bundle.get("resourceType") == "OperationOutcome":
         raise ParseError(f"{DATASET}: an OperationOutcome, not a Bundle: {_issue_text(bundle)}")
     parsed = Parsed(rows={REPORTS.name: []})
-    records: list[tuple[int, dict[str, Any], str]] = []
+    # each report as (resource as received, its flattened row)
+    reports: list[tuple[int, tuple[dict[str, Any], dict[str, Any]]]] = []
     for number, mode, resource in _entries(bundle):
         if mode in {"outcome", "include"}:
             continue
-        payload = as_payload(resource)
         try:
-            records.append((number, _flatten(resource), payload))
+            reports.append((number, (resource, _flatten(resource))))
         except RowError as error:
-            parsed.rejects.append(Reject(REPORTS.name, number, payload, str(error)))
+            parsed.rejects.append(Reject(REPORTS.name, number, as_payload(resource), str(error)))
         except (AttributeError, TypeError, IndexError) as error:  # a shape FHIR does not allow
             reason = f"malformed MeasureReport structure: {error}"
-            parsed.rejects.append(Reject(REPORTS.name, number, payload, reason))
-    missing = _drifted(records)
+            parsed.rejects.append(Reject(REPORTS.name, number, as_payload(resource), reason))
+    missing = _drifted([row for _, (_, row) in reports])
     if missing:
         parsed.missing[REPORTS.name] = missing
-    REPORTS.collect(records, parsed)
+    REPORTS.collect(
+        reports,
+        parsed,
+        convert=lambda report: report[1],
+        payload=lambda report: as_payload(report[0]),
+    )
     return parsed
 
 
@@ -367,21 +372,17 @@ def _date_time(value: Any) -> Any:
     return value
 
 
-def _drifted(records: list[tuple[int, dict[str, Any], str]]) -> set[str]:
+def _drifted(rows: list[dict[str, Any]]) -> set[str]:
     """The essential columns that no report of the page carries (schema drift)."""
-    if not records:
+    if not rows:
         return set()
-    missing = {
-        column
-        for column in _ESSENTIAL
-        if all(record.get(column) is None for _, record, _ in records)
-    }
+    missing = {column for column in _ESSENTIAL if all(row.get(column) is None for row in rows)}
     for column in sorted(missing):
         log.warning(
             "%s: element %s (%s) is absent from all %d MeasureReports of the page: schema drift",
             DATASET,
             _ESSENTIAL[column],
             column,
-            len(records),
+            len(rows),
         )
     return missing | {column for column, source in _DERIVED.items() if source in missing}

@@ -131,8 +131,10 @@ def parse(content: bytes) -> Parsed:
             reason = _encoding_reason(raw, header)
             parsed.rejects.append(Reject(DISPATCHES.name, number, payload, reason))
         else:
-            records.append((number, text, text))
-    DISPATCHES.collect(records, parsed, convert=lambda line: _record(header, line))
+            records.append((number, text))
+    DISPATCHES.collect(
+        records, parsed, convert=lambda line: _record(header, line), payload=lambda line: line
+    )
     return parsed
 
 

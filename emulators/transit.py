@@ -108,10 +108,7 @@ def build(
         except ValueError:
             return json_response({"error": "month must be YYYY-MM"}, status=400)
         following = (first + timedelta(days=31)).replace(day=1)
-        day, days = max(first, clock.first_day), []
-        while day < following and day <= clock.last_day:  # the days of the month that ended
-            days.append(day)
-            day += timedelta(days=1)
+        days = [day for day in clock.days() if first <= day < following]  # the month's past days
         if not days:
             return json_response({"error": f"no archive for {month}"}, status=404)
         body = archive_zip(days, emulator.faults.data)

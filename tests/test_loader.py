@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from connectors.base import Page, Parsed, ParseError, Table, as_payload
+from connectors.base import Page, Parsed, ParseError, Table
 from warehouse.audit import dataset_status
 from warehouse.db import Warehouse
 from warehouse.ingest import ingest_page
@@ -32,7 +32,7 @@ def parse(content: bytes) -> Parsed:
     except json.JSONDecodeError as error:
         raise ParseError(f"invalid JSON at char {error.pos}") from None
     parsed = Parsed(version=None)
-    READINGS.collect(((i, r, as_payload(r)) for i, r in enumerate(records, 1)), parsed)
+    READINGS.collect(enumerate(records, 1), parsed)
     return parsed
 
 
@@ -175,7 +175,7 @@ def test_new_connector_column_is_added_to_an_existing_table(warehouse: Warehouse
 
     def parse_wider(content: bytes) -> Parsed:
         parsed = Parsed()
-        wider.collect([(1, json.loads(content)[0], "")], parsed)
+        wider.collect([(1, json.loads(content)[0])], parsed)
         return parsed
 
     ingest_page(
