@@ -1,8 +1,4 @@
-{#- Local date and time in Asia/Bangkok (UTC+7, no daylight saving) of a UTC timestamp. -#}
+{#- Local date in Asia/Bangkok (UTC+7, no daylight saving) of a UTC timestamp. -#}
 {% macro bangkok_date(column) -%}
     cast(timezone('Asia/Bangkok', {{ column }}) as date)
-{%- endmacro %}
-
-{% macro bangkok_timestamp(column) -%}
-    timezone('Asia/Bangkok', {{ column }})
 {%- endmacro %}

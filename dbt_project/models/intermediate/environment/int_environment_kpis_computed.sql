@@ -72,37 +72,29 @@ en02 as (
 
 ),
 
-final as (
+unioned as (
 
     select
         kpi_id,
-        cast(null as varchar) as municipality_id,
-        cast(null as varchar) as route_id,
-        'month' as period_grain,
         period_start,
         numerator,
         denominator,
         numerator as value
-
     from en01
 
     union all
 
     select
         kpi_id,
-        cast(null as varchar) as municipality_id,
-        cast(null as varchar) as route_id,
-        'month' as period_grain,
         period_start,
         numerator,
         cast(null as double) as denominator,
         numerator as value
-
     from en02
 
 )
 
 select
-    {{ kpi_columns() }}
+    {{ kpi_columns(municipality_id='null', route_id='null', period_grain="'month'") }}
 
-from final
+from unioned
