@@ -45,7 +45,7 @@ import yaml
 
 from connectors.base import BANGKOK
 from warehouse.db import Warehouse
-from warehouse.kpis import HEALTH_AREA, IS_SUPPRESSED_SQL, SMALL_COUNT
+from warehouse.kpis import HEALTH_AREA, PUBLISHED_KPI_VALUES_SQL, SMALL_COUNT
 
 PARTNERS_FILE = Path(__file__).resolve().parent.parent / "partners.yml"
 _PARTNER_ID = re.compile(r"^[a-z0-9_]+$")
@@ -284,34 +284,15 @@ KPI_CATALOGUE = Table(
 TABLES = (KPI_VALUES, KPI_CATALOGUE)
 
 _KPI_VALUES_SQL = f"""
-with in_scope as (
-    select f.*, k.name_en as kpi_name_en, k.name_th as kpi_name_th, k.focus_area,
-           m.name_en as municipality_name_en, m.name_th as municipality_name_th,
-           {IS_SUPPRESSED_SQL} as is_suppressed
-    from marts.fct_kpi_values f
-    join marts.dim_kpi k using (kpi_id)
-    left join marts.municipalities m using (municipality_id)
-    where ($all_kpis or f.kpi_id in (select unnest($kpis::varchar[])))
-      and (f.municipality_id in (select unnest($municipalities::varchar[]))
-           or ($all_municipalities and f.municipality_id is not null)
-           or (f.municipality_id is null and $city_wide))
-)
 select kpi_id, kpi_name_en, kpi_name_th, focus_area, municipality_id, municipality_name_en,
-       municipality_name_th, route_id, period_grain,
-       case period_grain
-           when 'day' then strftime(period_start, '%Y-%m-%d')
-           when 'month' then strftime(period_start, '%Y-%m')
-           when 'year' then cast(year_ce as varchar)
-           else 'FY ' || fiscal_year_be || ' BE'
-       end as period_label,
-       period_start, period_end, year_be, fiscal_year_be,
-       case when is_suppressed then null else value end as value,
-       case when is_suppressed then null else numerator end as numerator,
-       case when is_suppressed then null else denominator end as denominator,
-       unit, target,
-       case when is_suppressed then 'suppressed' else status end as status,
+       municipality_name_th, route_id, period_grain, period_label, period_start, period_end,
+       year_be, fiscal_year_be, value, numerator, denominator, unit, target, status,
        is_suppressed, run_id
-from in_scope
+from ({PUBLISHED_KPI_VALUES_SQL})
+where ($all_kpis or kpi_id in (select unnest($kpis::varchar[])))
+  and (municipality_id in (select unnest($municipalities::varchar[]))
+       or ($all_municipalities and municipality_id is not null)
+       or (municipality_id is null and $city_wide))
 order by kpi_id, period_grain, period_start, municipality_id nulls first, route_id nulls first
 """
 

@@ -1,4 +1,5 @@
-"""The KPI values as a steward reads them: each KPI's latest period, or a period named."""
+"""The KPI values as they may leave the warehouse: the suppression rule, the published values
+and, for a steward, each KPI's latest period or a period named."""
 
 from __future__ import annotations
 
@@ -31,6 +32,32 @@ def is_suppressed(focus_area: str, numerator: float | None, denominator: float |
     return focus_area == HEALTH_AREA and small
 
 
+# Every KPI value as it may be shown outside the warehouse: names, the period's label, and a
+# suppressed value's figures and status masked. Read by `smartcity kpis`, the Prefect KPI
+# artifact and the partner exports.
+PUBLISHED_KPI_VALUES_SQL = f"""
+select f.kpi_id, k.name_en as kpi_name_en, k.name_th as kpi_name_th, k.focus_area,
+       f.municipality_id, m.name_en as municipality_name_en,
+       m.name_th as municipality_name_th, f.route_id, f.period_grain,
+       case f.period_grain
+           when 'day' then strftime(f.period_start, '%Y-%m-%d')
+           when 'month' then strftime(f.period_start, '%Y-%m')
+           when 'year' then cast(f.year_ce as varchar)
+           else 'FY ' || f.fiscal_year_be || ' BE'
+       end as period_label,
+       f.period_start, f.period_end, f.year_be, f.fiscal_year_be,
+       case when {IS_SUPPRESSED_SQL} then null else f.value end as value,
+       case when {IS_SUPPRESSED_SQL} then null else f.numerator end as numerator,
+       case when {IS_SUPPRESSED_SQL} then null else f.denominator end as denominator,
+       f.unit, f.target,
+       case when {IS_SUPPRESSED_SQL} then 'suppressed' else f.status end as status,
+       {IS_SUPPRESSED_SQL} as is_suppressed, f.run_id
+from marts.fct_kpi_values f
+join marts.dim_kpi k using (kpi_id)
+left join marts.municipalities m using (municipality_id)
+"""
+
+
 @dataclass(frozen=True)
 class KpiValue:
     kpi_id: str
@@ -56,28 +83,17 @@ def latest_kpis(
     rows = con.execute(
         f"""
         with labelled as (
-            select f.*, k.name_en, k.focus_area, m.name_en as municipality_name,
-                   {IS_SUPPRESSED_SQL} as is_suppressed,
-                   m.name_th as municipality_name_th,
-                   case f.period_grain
-                       when 'day' then strftime(f.period_start, '%Y-%m-%d')
-                       when 'month' then strftime(f.period_start, '%Y-%m')
-                       when 'year' then cast(f.year_ce as varchar)
-                       else 'FY ' || f.fiscal_year_be || ' BE'
-                   end as period_label,
-                   f.period_start = max(f.period_start)
-                       over (partition by f.kpi_id, f.period_grain) as is_latest
-            from marts.fct_kpi_values f
-            join marts.dim_kpi k using (kpi_id)
-            left join marts.municipalities m using (municipality_id)
+            select *,
+                   period_start = max(period_start)
+                       over (partition by kpi_id, period_grain) as is_latest
+            from ({PUBLISHED_KPI_VALUES_SQL})
         )
-        select kpi_id, name_en, coalesce(municipality_name, route_id, 'city-wide'),
-               period_label, case when is_suppressed then null else value end, unit, target,
-               case when is_suppressed then 'suppressed' else status end
+        select kpi_id, kpi_name_en, coalesce(municipality_name_en, route_id, 'city-wide'),
+               period_label, value, unit, target, status
         from labelled
         where ($area is null or focus_area = $area)
           and ($municipality is null or $municipality in
-               (municipality_id, municipality_name, municipality_name_th))
+               (municipality_id, municipality_name_en, municipality_name_th))
           and (case when $period is null then is_latest else period_label = $period end)
         order by kpi_id, period_label, 3
         """,
