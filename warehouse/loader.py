@@ -200,8 +200,6 @@ def _set_aside(parsed: Parsed, reasons: dict[tuple[str, int], list[str]]) -> Non
 def _record_outcomes(
     con: duckdb.DuckDBPyConnection, landed: LandedBatch, run_id: str | None, outcomes: list[Outcome]
 ) -> None:
-    if not outcomes:
-        return
     now = datetime.now(UTC)
     rows = [
         {
@@ -218,11 +216,20 @@ def _record_outcomes(
         }
         for o in outcomes
     ]
-    con.register("outcomes", pa.Table.from_pylist(rows, schema=VALIDATIONS_SCHEMA))
+    _append(con, "audit.validations", rows, VALIDATIONS_SCHEMA)
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], schema: pa.Schema
+) -> None:
+    """Insert ``rows`` (dicts of ``schema``'s columns) into ``table``, by column name."""
+    if not rows:
+        return
+    con.register("appended", pa.Table.from_pylist(rows, schema=schema))
     try:
-        con.execute("insert into audit.validations by name select * from outcomes")
+        con.execute(f"insert into {table} by name select * from appended")
     finally:
-        con.unregister("outcomes")
+        con.unregister("appended")
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -291,8 +298,10 @@ def _record(
     loaded = sum(len(rows) for rows in parsed.rows.values())
     quarantined = len(parsed.rejects)
     now = datetime.now(UTC)
-    if parsed.rejects:
-        rows = [
+    _append(
+        con,
+        "quarantine.rows",
+        [
             {
                 "dataset": landed.dataset,
                 "table_name": reject.table or None,
@@ -304,12 +313,9 @@ def _record(
                 "run_id": run_id,
             }
             for reject in parsed.rejects
-        ]
-        con.register("rejects", pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA))
-        try:
-            con.execute("insert into quarantine.rows select * from rejects")
-        finally:
-            con.unregister("rejects")
+        ],
+        QUARANTINE_SCHEMA,
+    )
     con.execute(
         "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
