@@ -79,3 +79,19 @@ def same(actual: float | None, wanted: float | None) -> bool:
     if wanted is None or actual is None:
         return actual is None and wanted is None
     return math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def assert_every_month_and_municipality(
+    expected: dict[Key, Figures], table: dict[Key, Figures], by_municipality: set[str]
+) -> None:
+    """Each KPI of ``table`` has every month recomputed, per municipality for the KPIs of
+    ``by_municipality`` and city-wide for the others."""
+    months = {start for _, _, start in expected}
+    assert months, "the session's history has data for these KPIs"
+    for kpi in sorted({k for k, _, _ in expected}):
+        found = {(m, start) for k, m, start in table if k == kpi}
+        if kpi in by_municipality:  # municipality x month
+            wanted = {(m, month) for m in municipalities() for month in months}
+        else:  # city-wide, month
+            wanted = {(None, month) for month in months}
+        assert found == wanted, (kpi, sorted(found ^ wanted, key=str))

@@ -25,6 +25,7 @@ from tests.recompute import (
     Figures,
     Key,
     aliases,
+    assert_every_month_and_municipality,
     months_between,
     municipalities,
     population_in,
@@ -112,15 +113,8 @@ def governance(programme: Any) -> tuple[dict[Key, Figures], date, dict[Key, Figu
 
 def test_every_governance_kpi_has_every_municipality_its_grain_has(governance: Any) -> None:
     expected, _, table = governance
-    months = {start for _, _, start in expected}
-    assert months, "the session's history has complaints"
-    for kpi in GOVERNANCE_KPIS:
-        found = {(m, start) for k, m, start in table if k == kpi}
-        if kpi == "GV01":  # municipality x month
-            wanted = {(m, month) for m in municipalities() for month in months}
-        else:  # city-wide, month
-            wanted = {(None, month) for month in months}
-        assert found == wanted, (kpi, sorted(found ^ wanted, key=str))
+    assert {kpi for kpi, _, _ in expected} == set(GOVERNANCE_KPIS)
+    assert_every_month_and_municipality(expected, table, by_municipality={"GV01"})
 
 
 @pytest.mark.parametrize("kpi", GOVERNANCE_KPIS)

@@ -20,6 +20,7 @@ from tests.recompute import (
     Figures,
     Key,
     aliases,
+    assert_every_month_and_municipality,
     months_between,
     municipalities,
     population_in,
@@ -147,15 +148,8 @@ def health(programme: Any) -> tuple[dict[Key, Figures], dict[str, date], dict[Ke
 
 def test_every_health_kpi_has_every_municipality_its_grain_has(health: Any) -> None:
     expected, _, table = health
-    months = {start for _, _, start in expected}
-    assert months, "the session's history has health data"
-    for kpi in HEALTH_KPIS:
-        found = {(m, start) for k, m, start in table if k == kpi}
-        if kpi == "HE02":  # municipality x month
-            wanted = {(m, month) for m in municipalities() for month in months}
-        else:  # city-wide, month
-            wanted = {(None, month) for month in months}
-        assert found == wanted, (kpi, sorted(found ^ wanted, key=str))
+    assert {kpi for kpi, _, _ in expected} == set(HEALTH_KPIS)
+    assert_every_month_and_municipality(expected, table, by_municipality={"HE02"})
 
 
 @pytest.mark.parametrize("kpi", HEALTH_KPIS)
