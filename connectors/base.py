@@ -19,15 +19,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")  # local time of every source; no DST
+from connectors.clock import BANGKOK as BANGKOK  # re-exported: every source's local zone
+
 BE_OFFSET = 543  # Buddhist-era year = CE year + 543
 
 
 class SourceError(Exception):
     """A source could not be read (after retries): names the dataset and URL."""
+
+
+class UnreachableError(SourceError):
+    """No connection to the source (refused, unknown host): not worth retrying within a run."""
 
 
 class NotFoundError(SourceError):
@@ -36,6 +41,13 @@ class NotFoundError(SourceError):
 
 class ParseError(Exception):
     """A whole response cannot be parsed (truncated body, missing file or column)."""
+
+
+class WrongKindError(ParseError):
+    """A received file is not the kind of document the dataset takes: refused before landing.
+
+    The message is one line: what the file is, and what the dataset takes instead.
+    """
 
 
 class RowError(ValueError):
@@ -107,11 +119,17 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Table:
-    """A raw table: its columns with DuckDB types, in order, and its natural key."""
+    """A raw table: its columns with DuckDB types, in order, and its natural key.
+
+    ``filled_by`` gives, for a column a newer connector version added, the SQL expression over
+    the stored columns that fills it in a warehouse made before (a new key column must not be
+    left null, or the next merge would duplicate every stored row).
+    """
 
     name: str
     columns: Mapping[str, str]
     key: tuple[str, ...]
+    filled_by: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.columns.values()) - set(_CASTS))
@@ -187,6 +205,30 @@ def read_json(content: bytes, dataset: str) -> Any:
             f"{dataset}: response is not valid JSON at line {error.lineno} column {error.colno} "
             f"(char {error.pos} of {len(content)} bytes): {error.msg}"
         ) from None
+
+
+def content_start(content: bytes) -> bytes:
+    """The first bytes of ``content`` past a UTF-8 byte-order mark and white space."""
+    return content[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()
+
+
+def describe_content(content: bytes) -> str:
+    """What a file looks like, for a one-line refusal: empty, a zip, HTML, or text starting ..."""
+    start = content_start(content)
+    if not start:
+        return "empty" if not content else "only white space"
+    if content.startswith(b"PK\x03\x04"):
+        return "a zip archive"
+    if start[:15].lower().startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    try:
+        text = start[:40].decode("utf-8").splitlines()[0]
+    except UnicodeDecodeError as error:
+        # a multi-byte character cut at byte 40 is still text
+        text = start[: error.start].decode("utf-8").splitlines()[0] if error.start > 36 else ""
+    if not text or not text.isprintable():
+        return f"binary data starting {start[:8].hex(' ')}"
+    return f"text starting {text!r}"
 
 
 def as_payload(record: Any) -> str:

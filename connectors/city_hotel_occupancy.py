@@ -11,6 +11,9 @@ the source's values; the municipality is kept as received (Thai).
 
 Freshness (``FRESHNESS``): the newest ``date``. The data contract is the suite
 ``expectations/gx/expectations/city_hotel_occupancy.json``.
+
+A file received by hand must be a CKAN Action API answer (``check_kind``; see
+:func:`connectors.ckan.check_kind`): anything else is refused before it is landed.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
 
 
 backfill = ckan.backfill  # CKAN cannot be asked for dates: the whole table again
+
+
+def check_kind(content: bytes) -> None:
+    """Refuse a received file that is not a CKAN Action API answer (see :func:`ckan.check_kind`)."""
+    ckan.check_kind(content, DATASET)
 
 
 def parse(content: bytes) -> Parsed:

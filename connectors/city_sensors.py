@@ -1,13 +1,42 @@
 """City LoRaWAN sensor network (KKM smart chip): ChirpStack v4 uplink events, pulled from a relay.
 
-ChirpStack v4 pushes ``up`` events (HTTP integration) to the city's relay; we pull them with
-``GET <path>?after=<RFC 3339>&limit=N`` → ``{"events": [...], "next": <absolute URL or null>}``,
-events in the order ChirpStack received them, ``after`` exclusive. Options (``source.options``):
-``path`` (default ``/api/v4/uplinks``) and ``future_tolerance_minutes`` (default 15, see below).
+ChirpStack v4 posts each integration event (HTTP integration, JSON marshaler, ``?event=up``,
+``join``, ``status``, ...) to the city's relay; we pull them with
+``GET <path>?after=<RFC 3339>&limit=N``, events in the order ChirpStack sent them, ``after``
+exclusive. Options (``source.options``): ``path`` (default ``/api/v4/uplinks``) and
+``future_tolerance_minutes`` (default 15, see below).
+
+Shapes accepted, by content whatever the Content-Type says (a file received by hand too):
+
+- the relay's page ``{"events": [...], "next": <absolute URL or null>}``: ``extract`` follows
+  ``next``;
+- one event object, as the HTTP integration posts it;
+- a JSON list of events;
+- NDJSON: one event per line, blank lines allowed (two or more lines that do not parse as one
+  JSON document, at least half of them an object each); a line that is not a JSON object is a
+  row-level reject under its line number, the other lines load; an empty body (NDJSON with
+  nothing newer, or ``204 No Content``) holds no event.
+
+For the bare shapes (no ``next``), ``extract`` asks again with ``after=`` the new watermark until
+an answer is empty, brings nothing newer, or (list, NDJSON) holds fewer events than ``limit``:
+a relay that answers one event per request is read to the end, one request per event.
+
+Rows are numbered by their position in the response: the index in the list (1-based), the line
+number in NDJSON, 1 for a lone object. Only uplinks (``up`` events) are rows: a ``join``,
+``status``, ``ack``, ``txack``, ``log``, ``location`` or ``integration`` event in a mixed stream
+(told apart by the fields ``integration.proto`` gives each) is skipped with a log line and stays
+in the raw file. A document that is no event at all (an object with neither ``events`` nor an
+event's ``time``/``deviceInfo``/``deduplicationId``, a list or NDJSON without one event, not
+UTF-8, not JSON) raises :class:`ParseError`, one line naming the rule and the fix; a file received
+by hand that is plainly not events (not JSON at all: a zip, HTML, CSV, the Protobuf marshaler's
+binary; or a whole JSON document with no event) is refused by ``check_kind`` before landing.
 
 One row per uplink event in ``city_sensor_uplinks``, keyed by ``deduplication_id`` (ChirpStack
 merges the copies several gateways hear into one event; the relay may still deliver an event twice,
-and those duplicates are kept for validation to count). Conversions done here, once:
+and those duplicates are kept for validation to count). An uplink without what v4 always sends
+(``time``, ``deviceInfo.devEui``, ``deduplicationId``) is a row-level reject naming the field.
+``fCnt`` may be absent (encoders that leave out zero-valued fields, forwarders that drop it): the
+row loads with ``f_cnt`` null. Conversions done here, once:
 
 - ``time`` (RFC 3339 with nanoseconds) → TIMESTAMPTZ in UTC, truncated to microseconds;
 - ``deviceInfo.tags`` (all strings in ChirpStack) → ``municipality_id``, ``site_name`` and the
@@ -25,15 +54,16 @@ and those duplicates are kept for validation to count). Conversions done here, o
 Nothing is lost: ``data_base64`` is the payload as sent, and ``tags_json``, ``object_json`` and
 ``rx_info_json`` keep those parts whole. Each row carries its position in the response (``_row``).
 
-Schema drift: a field in :data:`DRIFT_FIELDS` absent from every event of a response (of two or
-more), or a reading absent from every event of its device profile's port, is not a parse error:
+Schema drift: a field in :data:`DRIFT_FIELDS` absent from every uplink of a response (of two or
+more), or a reading absent from every uplink of its device profile's port, is not a parse error:
 the columns it fills are typed null and named in ``Parsed.missing``, and the suite
 (``expectations/gx/expectations/city_sensor_uplinks.json``) sets the batch aside.
 
-Watermark: the ``time`` of the newest event loaded, as UTC RFC 3339 text with nanoseconds; the next
-extract asks ``after=`` it. A device or gateway with a wrong clock can stamp an event years ahead;
-such an event is loaded (validation flags it) but never moves the watermark: only times up to
-the moment the page was received plus ``future_tolerance_minutes`` count, otherwise one bad clock
+Watermark: the ``time`` of the newest event received (uplink or not), as UTC RFC 3339 text with
+nanoseconds; the next extract asks ``after=`` it. A device or gateway with a wrong clock can stamp
+an event years ahead; such an event is loaded (validation flags it) but never moves the
+watermark: only times up to ``future_tolerance_minutes`` past the later of the moment the page
+was received and the pipeline's now (:func:`connectors.clock.now`) count, otherwise one bad clock
 would make every later extract skip the real events.
 """
 
@@ -44,13 +74,15 @@ import binascii
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 
+from connectors import clock
 from connectors.base import (
     BANGKOK,
     Page,
@@ -60,8 +92,10 @@ from connectors.base import (
     Source,
     SourceError,
     Table,
+    WrongKindError,
     as_payload,
-    read_json,
+    content_start,
+    describe_content,
 )
 from connectors.http import fetch
 
@@ -141,8 +175,9 @@ _RX_COLUMNS = (
     "ns_time",
 )
 
-# Source fields whose absence from every event of a page is schema drift, not a bad row, with the
+# Source fields whose absence from every uplink of a page is schema drift, not a bad row, with the
 # columns they fill (typed null and reported in ``Parsed.missing`` when the field is gone).
+# ``fCnt`` is not one: an uplink without it is valid and loads with ``f_cnt`` null.
 DRIFT_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("deduplicationId",): ("deduplication_id",),
     ("time",): ("time",),
@@ -155,7 +190,6 @@ DRIFT_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("deviceInfo", "tags", "latitude"): ("device_latitude",),
     ("deviceInfo", "tags", "longitude"): ("device_longitude",),
     ("devAddr",): ("dev_addr",),
-    ("fCnt",): ("f_cnt",),
     ("fPort",): ("f_port",),
     ("data",): ("data_base64",),
     ("object",): ("pm25", "water_level_cm", "battery", "object_json"),
@@ -172,34 +206,61 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
-    """Pull the events newer than ``watermark``, following the relay's ``next`` links."""
+    """Pull the events newer than ``watermark``: the relay's ``next`` links, or ``after=`` the
+    new watermark for the bare shapes (one object, a list, NDJSON)."""
     tolerance = timedelta(
         minutes=float(
             source.options.get("future_tolerance_minutes", DEFAULT_FUTURE_TOLERANCE_MINUTES)
         )
     )
-    url: str = source.options.get("path", DEFAULT_PATH)
-    params: dict[str, Any] | None = {"limit": source.page_size}
-    if watermark:
-        params["after"] = watermark
+    path: str = source.options.get("path", DEFAULT_PATH)
+    url, params = path, _query(source, watermark)
     visited: set[str] = set()
     while True:
         page = fetch(client, source, url, params=params)
         try:
-            events, next_url = _events_and_next(page.content)
+            stream = _read(page.content)
         except ParseError as error:
             # Land it as received; parse() will report it. Nothing after it can be trusted.
             log.warning("%s: stopping at an unreadable page: %s", DATASET, error)
             yield replace(page, watermark_after=watermark)
             return
-        watermark = _advance(watermark, events, page.received_at + tolerance)
-        yield replace(page, watermark_after=watermark)
-        if not events or not next_url:
+        before = watermark
+        horizon = max(page.received_at, clock.now()) + tolerance
+        watermark = _advance(watermark, [event for _, event in stream.events], horizon)
+        yield replace(page, watermark_after=watermark, extension=stream.extension)
+        if stream.shape == "relay":
+            if not stream.events or not stream.next_url:
+                return
+            if stream.next_url in visited:
+                raise SourceError(
+                    f"{DATASET}: the relay sent the same next link twice: {stream.next_url}"
+                )
+            visited.add(stream.next_url)
+            url, params = stream.next_url, None
+        elif _last_bare_page(stream, source.page_size, moved=_later(watermark, before)):
             return
-        if next_url in visited:
-            raise SourceError(f"{DATASET}: the relay sent the same next link twice: {next_url}")
-        visited.add(next_url)
-        url, params = next_url, None
+        else:
+            url, params = path, _query(source, watermark)
+
+
+def _query(source: Source, watermark: str | None) -> dict[str, Any]:
+    return {"limit": source.page_size, **({"after": watermark} if watermark else {})}
+
+
+def _last_bare_page(stream: _Stream, limit: int, moved: bool) -> bool:
+    """Whether an answer without ``next`` ends the read: empty, short, or stuck."""
+    if not stream.events:
+        return True
+    if not moved:
+        log.warning(
+            "%s: an answer of %d event(s) brought no event time newer than the watermark "
+            "(times in the future?): stopping here",
+            DATASET,
+            len(stream.events),
+        )
+        return True
+    return stream.shape != "object" and len(stream.events) < limit
 
 
 def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None]:
@@ -212,16 +273,36 @@ def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None
     return source, _format(int(midnight.timestamp()) * NS - 1)
 
 
+def check_kind(content: bytes) -> None:
+    """Refuse (:class:`WrongKindError`, one line) a received file that is not ChirpStack events:
+    not JSON or NDJSON at all (a zip, HTML, CSV, the Protobuf marshaler's binary), or a JSON
+    document with no event in it. JSON cut short is let through: landed, then rejected."""
+    if not content_start(content).startswith((b"{", b"[")):
+        raise WrongKindError(f"is {describe_content(content)}, not JSON; {_TAKES}")
+    try:
+        text = content.decode("utf-8-sig")
+        problem = _not_events(json.loads(text))
+    except UnicodeDecodeError:
+        return  # landed, then rejected by parse
+    except json.JSONDecodeError:
+        stream = _ndjson(text)  # None: JSON cut short, landed, then rejected by parse
+        problem = _NO_NDJSON_EVENT if stream and not _has_event(stream) else None
+    if problem:
+        raise WrongKindError(f"is {problem}; {_TAKES}")
+
+
 def parse(content: bytes) -> Parsed:
-    """Type one relay response: one row per event, rejects naming the column at fault."""
-    events, _ = _events_and_next(content)
-    missing = _drift(events)
+    """Type one response: one row per uplink event, rejects naming the column at fault, other
+    integration events skipped (logged)."""
+    stream = _read(content)
+    uplinks = _uplinks(stream.events)
+    missing = _drift([event for _, event in uplinks])
     check_encoding = _SURROGATE_ESCAPE.search(content) is not None
     parsed = Parsed(rows={UPLINKS.name: []})
     if missing:
         parsed.missing[UPLINKS.name] = missing
     UPLINKS.collect(
-        enumerate(events, start=1),
+        uplinks,
         parsed,
         convert=lambda event: _record(event, missing, check_encoding),
         payload=_payload,
@@ -231,29 +312,192 @@ def parse(content: bytes) -> Parsed:
 
 def _payload(event: Any) -> str:
     """The event as received; a lone surrogate (from a ``\\udXXX`` escape) stays an escape."""
+    if isinstance(event, _BadLine):
+        return event.text
     return as_payload(event).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _events_and_next(content: bytes) -> tuple[list[Any], str | None]:
-    body = read_json(content, DATASET)
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise ParseError(f"{DATASET}: response has no 'events' list")
-    next_url = body.get("next")
+# --- reading a response: its shape, its events, and which of them are uplinks ---
+
+_TAKES = (
+    f"{DATASET} takes ChirpStack v4 integration events from the JSON marshaler: one event "
+    "object, a JSON list of events, NDJSON (one event a line) or the relay's "
+    '{"events": [...], "next": ...}'
+)
+_NO_NDJSON_EVENT = (
+    "NDJSON with no ChirpStack v4 event on any line (none has 'time', 'deviceInfo' or "
+    "'deduplicationId')"
+)
+_FIX = "send the events the HTTP integration posts (JSON marshaler, ?event=up) in one of those"
+# Every v4 integration event has time and deviceInfo; all but log and txack a deduplicationId.
+_EVENT_FIELDS = ("time", "deviceInfo", "deduplicationId")
+# Fields only an uplink carries (integration.proto UplinkEvent), and the fields that mark each
+# other event type; a join event has nothing an uplink lacks, so it is told by what it lacks.
+_UPLINK_ONLY = ("fCnt", "fPort", "data", "rxInfo", "adr", "dr", "confirmed")
+_OTHER_EVENTS: dict[str, tuple[str, ...]] = {
+    "txack": ("downlinkId", "gatewayId"),
+    "ack": ("acknowledged", "queueItemId", "fCntDown"),
+    "status": ("margin", "externalPowerSource", "batteryLevelUnavailable", "batteryLevel"),
+    "log": ("level", "code", "description"),
+    "location": ("location",),
+    "integration": ("integrationName", "eventType"),
+}
+
+
+@dataclass(frozen=True)
+class _BadLine:
+    """An NDJSON line that is not a JSON document: a row-level reject."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """The events of one response, numbered by position, and how they came."""
+
+    shape: str  # relay | object | list | ndjson
+    events: list[tuple[int, Any]]
+    next_url: str | None = None
+
+    @property
+    def extension(self) -> str:
+        return "ndjson" if self.shape == "ndjson" else "json"
+
+
+def _read(content: bytes) -> _Stream:
+    """The events of a response in any accepted shape, or :class:`ParseError` (one line)."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ParseError(
+            f"{DATASET}: the response is not UTF-8 (byte {error.start}), so not the JSON "
+            f"marshaler's output (JSON is UTF-8, RFC 8259); {_FIX}"
+        ) from None
+    if not text.strip():
+        return _Stream("ndjson", [])  # no line, no event: an NDJSON answer with nothing new
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        stream = _ndjson(text)
+        if stream is None:
+            raise ParseError(
+                f"{DATASET}: the response is not valid JSON at line {error.lineno} column "
+                f"{error.colno} (char {error.pos} of {len(content)} bytes: {error.msg}), so cut "
+                f"short or in another format; {_FIX}"
+            ) from None
+        if not _has_event(stream):
+            raise ParseError(f"{DATASET}: the response is {_NO_NDJSON_EVENT}; {_FIX}") from None
+        return stream
+    problem = _not_events(document)
+    if problem:
+        raise ParseError(f"{DATASET}: the response is {problem}; {_FIX}")
+    if isinstance(document, list):
+        return _Stream("list", list(enumerate(document, start=1)))
+    if "events" not in document:
+        return _Stream("object", [(1, document)])
+    next_url = document.get("next")
     if next_url is not None and not isinstance(next_url, str):
-        raise ParseError(f"{DATASET}: 'next' is not a URL: {next_url!r}")
-    return body["events"], next_url or None
+        raise ParseError(
+            f"{DATASET}: the relay page's 'next' is {next_url!r}, not a URL; it must be the "
+            "absolute URL of the following page, or null on the last one"
+        )
+    return _Stream("relay", list(enumerate(document["events"], start=1)), next_url or None)
+
+
+def _not_events(document: Any) -> str | None:
+    """What a whole JSON document is when it holds no ChirpStack event, else None."""
+    if isinstance(document, dict):
+        if "events" in document:
+            if isinstance(document["events"], list):
+                return None
+            return "a relay page whose 'events' is not a list"
+        if any(field in document for field in _EVENT_FIELDS):
+            return None
+        return (
+            "a JSON object with no 'events' list and none of the fields every ChirpStack v4 "
+            "event has ('time', 'deviceInfo', 'deduplicationId')"
+        )
+    if isinstance(document, list):
+        if not document or any(_is_event(item) for item in document):
+            return None
+        return f"a JSON list of {len(document)} item(s) none of which is a ChirpStack v4 event"
+    return f"a JSON {type(document).__name__}, not an event, a list of events or a relay page"
+
+
+def _is_event(item: Any) -> bool:
+    return isinstance(item, dict) and any(field in item for field in _EVENT_FIELDS)
+
+
+def _ndjson(text: str) -> _Stream | None:
+    """NDJSON items numbered by line, or None when the text does not look like NDJSON: two or
+    more non-blank lines, at least half of them a JSON object each."""
+    numbered: list[tuple[int, Any]] = []
+    objects = 0
+    for number, line in enumerate(text.split("\n"), start=1):  # LF or CRLF ends a line
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            item = _BadLine(
+                line,
+                f"line {number}: not valid JSON at column {error.colno}: {error.msg} "
+                "(NDJSON holds one whole JSON event per line)",
+            )
+        objects += isinstance(item, dict)
+        numbered.append((number, item))
+    if len(numbered) < 2 or 2 * objects < len(numbered):
+        return None
+    return _Stream("ndjson", numbered)
+
+
+def _has_event(stream: _Stream) -> bool:
+    return any(_is_event(item) for _, item in stream.events)
+
+
+def _event_type(event: dict[str, Any]) -> str:
+    """The integration event type of an event object (``up`` unless it is plainly another)."""
+    if any(field in event for field in _UPLINK_ONLY):
+        return "up"
+    for name, markers in _OTHER_EVENTS.items():
+        if any(field in event for field in markers):
+            return name
+    return "join" if "devAddr" in event else "up"
+
+
+def _uplinks(events: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """The numbered events that are uplinks (or not objects: rejected as rows); the others are
+    skipped, with one log line."""
+    uplinks, skipped = [], Counter()
+    for number, event in events:
+        kind = _event_type(event) if isinstance(event, dict) else "up"
+        if kind == "up":
+            uplinks.append((number, event))
+        else:
+            skipped[kind] += 1
+    if skipped:
+        log.info(
+            "%s: skipped %d non-uplink event(s) (%s): not uplinks, kept in the raw file only",
+            DATASET,
+            sum(skipped.values()),
+            ", ".join(f"{kind} {count}" for kind, count in sorted(skipped.items())),
+        )
+    return uplinks
 
 
 def _drift(events: list[Any]) -> set[str]:
-    """The columns whose source field is absent from every event (of two or more): drift."""
+    """The columns whose source field is absent from every uplink (of two or more): drift."""
     missing: set[str] = set()
+    events = [event for event in events if isinstance(event, dict)]
     if len(events) < 2:
         return missing
     for path, columns in DRIFT_FIELDS.items():
         if not any(_has(event, path) for event in events):
             missing.update(columns)
     for port, reading in READINGS.items():
-        of_port = [e for e in events if isinstance(e, dict) and e.get("fPort") == port]
+        of_port = [e for e in events if e.get("fPort") == port]
         if len(of_port) >= 2 and not any(_has(e, ("object", reading)) for e in of_port):
             missing.add(reading)
     return missing
@@ -272,14 +516,21 @@ def _record(event: Any, missing: set[str], check_encoding: bool) -> dict[str, An
 
     A column in ``missing`` (schema drift) is left null: the suite judges the batch, not the row.
     """
+    if isinstance(event, _BadLine):
+        raise RowError(event.reason)
     if not isinstance(event, dict):
         raise RowError(f"event: expected a JSON object, got {type(event).__name__}")
-    for field, column in (("time", "time"), ("deviceInfo", "dev_eui")):
-        if column not in missing and event.get(field) in (None, ""):
-            raise RowError(f"column {column!r}: {field!r} is missing")
     info = _mapping(event.get("deviceInfo"), "dev_eui")
-    if "dev_eui" not in missing and info.get("devEui") in (None, ""):
-        raise RowError("column 'dev_eui': 'deviceInfo.devEui' is missing")
+    for column, field, value in (
+        ("deduplication_id", "deduplicationId", event.get("deduplicationId")),
+        ("time", "time", event.get("time")),
+        ("dev_eui", "deviceInfo.devEui", info.get("devEui")),
+    ):
+        if column not in missing and value in (None, ""):
+            raise RowError(
+                f"column {column!r}: {field!r} is missing; ChirpStack v4 sends it with every "
+                "uplink event (integration.proto UplinkEvent)"
+            )
     tags = _mapping(info.get("tags"), "tags_json")
     decoded = _mapping(event.get("object"), "object_json")
     tx = _mapping(event.get("txInfo"), "frequency_hz")
@@ -401,6 +652,13 @@ def _advance(watermark: str | None, events: list[Any], horizon: datetime) -> str
     if newest is None:
         return watermark
     return _format(newest)
+
+
+def _later(watermark: str | None, before: str | None) -> bool:
+    """Whether ``watermark`` names a later instant than ``before`` (text may differ for one)."""
+    if watermark is None:
+        return False
+    return before is None or (_instant(watermark) or 0) > (_instant(before) or 0)
 
 
 def _instant(text: Any) -> int | None:

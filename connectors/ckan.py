@@ -23,11 +23,17 @@ A source field the connector needs that the answer leaves out (not among ``field
 by no record) is schema drift: the raw columns made from it are named in ``parsed.missing`` and
 typed null in every row (a missing key column too), and the dataset's suite, which expects each
 column to exist, sets the batch aside whole.
+
+``check_kind`` refuses a file received by hand that is plainly not a CKAN Action API answer (a
+zip, an HTML page, CSV, binary, a JSON list, a JSON object without CKAN's ``success`` member)
+before it is landed; a JSON object that is cut short is let through, to be landed and rejected
+by ``parse``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +51,9 @@ from connectors.base import (
     Source,
     SourceError,
     Table,
+    WrongKindError,
+    content_start,
+    describe_content,
     read_json,
 )
 from connectors.http import fetch
@@ -111,6 +120,26 @@ def backfill(source: Source, start: date, end: date) -> tuple[Source, str | None
         end,
     )
     return source, None
+
+
+def check_kind(content: bytes, dataset: str) -> None:
+    """Refuse (:class:`WrongKindError`, one line) a file that is not a CKAN Action API answer."""
+    takes = (
+        f"{dataset} takes a CKAN Action API answer (datastore_search, saved as received: "
+        "a JSON object with 'success' and 'result')"
+    )
+    if not content_start(content).startswith(b"{"):
+        raise WrongKindError(f"is {describe_content(content)}, not a JSON object; {takes}")
+    try:
+        document = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return  # a JSON object cut short or badly encoded: landed, then rejected by parse
+    if "success" not in document:
+        members = ", ".join(repr(key)[:40] for key in list(document)[:5]) or "none"
+        raise WrongKindError(
+            f"is a JSON object without CKAN's 'success' member (members: {members}), "
+            f"not a CKAN Action API answer; {takes}"
+        )
 
 
 def find_resource(client: httpx.Client, source: Source, package: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import NotFoundError, Page, Source, SourceError
+from connectors.base import NotFoundError, Page, Source, SourceError, UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,20 @@ def fetch(
 
     Retries (at most ``source.max_retries`` times) on transport errors, timeouts, truncated bodies,
     5xx and 429. Any other 4xx, or running out of retries, raises :class:`SourceError`
-    (:class:`NotFoundError` for a 404).
+    (:class:`NotFoundError` for a 404); a refused connection raises :class:`UnreachableError` at
+    once (the transport has retried connecting twice already).
     """
     attempts = source.max_retries + 1
     for attempt in range(1, attempts + 1):
         try:
             response = client.get(url, params=params)
+        except httpx.ConnectError as error:
+            # nobody listens there (or the name does not resolve): the transport has already
+            # retried the connection, and waiting longer rarely helps; the next run will try
+            raise UnreachableError(
+                f"{source.dataset}: cannot connect to {client.base_url.join(url)} "
+                f"({error or 'connection failed'}); is the source up and its url right?"
+            ) from None
         except httpx.TransportError as error:
             reason = f"{type(error).__name__}: {error or 'no detail'}"
             wait = _backoff(source, attempt)

@@ -1,12 +1,23 @@
 """KKTS GTFS static feed: one zip, a full snapshot each time, no watermark.
 
 ``parse`` loads any valid GTFS zip, not only the KKTS one: UTF-8 with or without BOM, quoted
-fields, any column order, unknown columns ignored, optional columns absent (null), optional files
-absent, members at the root or in a single top-level folder. Required files are agency, routes,
-trips, stops, stop_times, and calendar and/or calendar_dates. A missing required file or required
-column, a bad zip or an unreadable member raises :class:`ParseError` naming the file (and column):
-the feed is malformed. A bad row becomes a reject naming file, line and column; every typed row
-keeps its 1-based position among its file's records under ``_row``.
+fields, any column order, unknown columns ignored, optional columns absent (null), members at the
+root or in a single top-level folder, and every optional file absent: shapes, frequencies, fares
+and the others are not loaded anyway; ``feed_info.txt`` and either one of ``calendar.txt`` and
+``calendar_dates.txt`` (the reference requires one of the two) may be missing. A file that is
+absent gives no rows, so loading the feed (``SNAPSHOT``) empties its table: no row of an earlier
+feed lingers.
+
+What the GTFS reference forbids raises :class:`ParseError`, one line naming the file, the rule
+and the fix: not a zip; a required file missing (agency, routes, trips, stops, stop_times; or
+both calendar files); a required column missing from a file's header (e.g. ``stop_sequence`` in
+``stop_times.txt``; ``agency_id`` in an ``agency.txt`` listing several agencies); a file without
+header line; a member that cannot be read; CSV that does not parse. A bad row becomes a reject
+naming file, line and column; every typed row keeps its 1-based position among its file's records
+under ``_row``.
+
+``check_kind`` refuses a received file that is plainly no GTFS feed (not a zip, or a zip without
+any ``.txt`` member) before it is landed.
 
 Columns the GTFS reference makes *conditionally* required, and that every feed of stops served by
 vehicles has (``stops.txt``: ``stop_name``, ``stop_lat``, ``stop_lon``; ``stop_times.txt``:
@@ -43,11 +54,25 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Page, Parsed, ParseError, RowError, Source, Table, as_payload
+from connectors.base import (
+    Page,
+    Parsed,
+    ParseError,
+    RowError,
+    Source,
+    Table,
+    WrongKindError,
+    as_payload,
+    describe_content,
+)
 from connectors.http import fetch
 
 DATASET = "transit.gtfs"
 DEFAULT_PATH = "/gtfs/kkts-gtfs.zip"
+REFERENCE = "GTFS Schedule reference"
+TAKES = f"{DATASET} takes a GTFS static feed (.zip with agency.txt, stops.txt, ...)"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
 
 TIME_FIELDS = (
     "arrival_time",
@@ -233,22 +258,54 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
     yield fetch(client, source, path, extension="zip", watermark_after=None)
 
 
+def check_kind(content: bytes) -> None:
+    """Refuse (:class:`WrongKindError`, one line) a received file that is plainly no GTFS feed:
+    not a zip (by its magic bytes), or a zip without any ``.txt`` member. A damaged zip is let
+    through: landed, then rejected by ``parse``."""
+    if content[:4] not in _ZIP_MAGIC:
+        raise WrongKindError(f"is {describe_content(content)}, not a zip archive; {TAKES}")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = [name for name in archive.namelist() if not name.endswith("/")]
+    except (*_UNREADABLE, ValueError):
+        return
+    if not any(name.endswith(".txt") for name in names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") or "nothing"
+        raise WrongKindError(f"is a zip archive without any .txt file ({shown}); {TAKES}")
+
+
 def parse(content: bytes) -> Parsed:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
-    except (zipfile.BadZipFile, ValueError) as error:
-        raise ParseError(f"{DATASET}: not a valid zip file: {error}") from None
+    except (*_UNREADABLE, ValueError) as error:
+        raise ParseError(
+            f"a GTFS feed is a zip archive of .txt files ({REFERENCE}, 'Dataset Files'): the "
+            f"file is not a readable zip ({_one_line(error)}); send the feed's .zip as published"
+        ) from None
     members = _members(archive)
-    missing = [spec.file for spec in FILES if spec.required and spec.file not in members]
-    if "calendar.txt" not in members and "calendar_dates.txt" not in members:
-        missing.append("calendar.txt (or calendar_dates.txt)")
-    if missing:
-        raise ParseError(f"{DATASET}: missing required file {missing[0]}")
+    _require_files(members)
     parsed = Parsed()
     for spec in FILES:
         if spec.file in members:
             _parse_file(spec, _read(archive, members[spec.file], spec.file), parsed)
     return parsed
+
+
+def _require_files(members: dict[str, str]) -> None:
+    """:class:`ParseError` naming the required files the zip lacks, if any."""
+    missing = [spec.file for spec in FILES if spec.required and spec.file not in members]
+    if missing:
+        them = "it" if len(missing) == 1 else "them"
+        raise ParseError(
+            f"GTFS requires {' and '.join(missing)} ({REFERENCE}, 'Dataset Files'): the zip has "
+            f"no {' nor '.join(missing)} at its root or in its one folder; add {them} to the feed"
+        )
+    if "calendar.txt" not in members and "calendar_dates.txt" not in members:
+        raise ParseError(
+            f"GTFS requires calendar.txt or calendar_dates.txt ({REFERENCE}, 'Dataset Files': "
+            "one of the two, for the days each service runs): the zip has neither; add "
+            "calendar.txt (weekly pattern) or calendar_dates.txt (service by date)"
+        )
 
 
 def _members(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -266,8 +323,11 @@ def _members(archive: zipfile.ZipFile) -> dict[str, str]:
 def _read(archive: zipfile.ZipFile, member: str, file: str) -> str:
     try:
         data = archive.read(member)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as error:
-        raise ParseError(f"{file}: cannot be read from the zip: {error}") from None
+    except _UNREADABLE as error:
+        raise ParseError(
+            f"{file} cannot be read from the zip ({_one_line(error)}): the archive is damaged; "
+            "export the feed again"
+        ) from None
     # surrogateescape keeps undecodable bytes so that only the rows holding them are rejected
     return data.decode("utf-8-sig", errors="surrogateescape")
 
@@ -278,18 +338,29 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
     try:
         header = next(reader, None)
         if header is None:
-            raise ParseError(f"{spec.file}: empty file, no header")
+            raise ParseError(
+                f"a GTFS file starts with a header line naming its columns ({REFERENCE}, 'File "
+                f"Requirements'): {spec.file} is empty; write its header line (and rows)"
+            )
         header = [name.strip().lstrip("\ufeff") for name in header]
-        for column in spec.required_columns:
-            if column not in header:
-                raise ParseError(f"{spec.file}: missing required column {column!r}")
+        _require_columns(spec, header)
         records = []
         for row_number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue  # blank line
             records.append((row_number, (reader.line_num, values)))
     except csv.Error as error:
-        raise ParseError(f"{spec.file}: line {reader.line_num}: {error}") from None
+        raise ParseError(
+            f"GTFS files are CSV ({REFERENCE}, 'File Requirements'): {spec.file} line "
+            f"{reader.line_num} does not parse ({_one_line(error)}); quote fields that hold "
+            "commas, quotes or line breaks"
+        ) from None
+    if spec.file == "agency.txt" and len(records) > 1 and "agency_id" not in header:
+        raise ParseError(
+            f"GTFS requires column 'agency_id' in agency.txt when it lists several agencies "
+            f"({REFERENCE}, 'agency.txt'): it lists {len(records)} and has no such column; give "
+            "each agency an agency_id"
+        )
     missing = {
         name
         for column in spec.expected_columns
@@ -322,6 +393,21 @@ def _parse_file(spec: GtfsFile, text: str, parsed: Parsed) -> None:
         return _payload(dict(zip(header, record[1], strict=False)))
 
     table.collect(records, parsed, convert, payload)
+
+
+def _require_columns(spec: GtfsFile, header: list[str]) -> None:
+    """:class:`ParseError` naming the first required column the file's header lacks."""
+    for column in spec.required_columns:
+        if column not in header:
+            raise ParseError(
+                f"GTFS requires column {column!r} in {spec.file} ({REFERENCE}, "
+                f"'{spec.file}'): its header has no such column; add {column} to the header "
+                "and to every row"
+            )
+
+
+def _one_line(error: object) -> str:
+    return " ".join(str(error).split())
 
 
 def _record(table: Table, received: dict[str, str]) -> dict[str, Any]:

@@ -19,27 +19,35 @@ drift) does not fail the parse: its column is named in ``Parsed.missing`` and ty
 column too, instead of rejecting every row), and the suite ``transit_ridership``, which expects
 the column to exist, sets the page aside whole.
 
+``check_kind`` refuses a received file that is not one of the API's JSON pages (CSV, a zip, HTML,
+a JSON array, a JSON object without a ``data`` list) before it is landed; JSON cut short is let
+through, to be landed and rejected by ``parse``.
+
 ``FRESHNESS``: the newest ``service_date`` (tap-ins are published per past service day).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
+from connectors import clock
 from connectors.base import (
-    BANGKOK,
     Page,
     Parsed,
     ParseError,
     Source,
     SourceError,
     Table,
+    WrongKindError,
     absent_columns,
+    content_start,
+    describe_content,
     read_json,
 )
 from connectors.http import fetch
@@ -62,6 +70,10 @@ RIDERSHIP = Table(
 )
 TABLES: tuple[Table, ...] = (RIDERSHIP,)
 FRESHNESS: tuple[str, str] | None = (RIDERSHIP.name, "service_date")
+TAKES = (
+    f"{DATASET} takes a page of the KKTS ticketing API as received: a JSON object with a "
+    "'data' list of daily tap-ins"
+)
 
 
 def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iterator[Page]:
@@ -119,7 +131,7 @@ def _as_of(source: Source) -> date:
     value = source.options.get("as_of")
     if value:
         return value if isinstance(value, date) else date.fromisoformat(str(value))
-    return datetime.now(BANGKOK).date()
+    return clock.today()
 
 
 def _municipalities(client: httpx.Client, source: Source) -> list[str]:
@@ -147,6 +159,25 @@ def _service_date(row: Any) -> date | None:
         return date.fromisoformat(str(row["service_date"]))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def check_kind(content: bytes) -> None:
+    """Refuse (:class:`WrongKindError`, one line) a received file that is no page of the API."""
+    start = content_start(content)
+    if start.startswith(b"["):
+        raise WrongKindError(f"is a JSON array, not a page of the ticketing API; {TAKES}")
+    if not start.startswith(b"{"):
+        raise WrongKindError(f"is {describe_content(content)}, not a JSON object; {TAKES}")
+    try:
+        document = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return  # a page cut short or badly encoded: landed, then rejected by parse
+    if not isinstance(document.get("data"), list):
+        members = ", ".join(repr(key)[:40] for key in list(document)[:5]) or "none"
+        raise WrongKindError(
+            f"is a JSON object without a 'data' list (members: {members}), not a page of the "
+            f"ticketing API; {TAKES}"
+        )
 
 
 def parse(content: bytes) -> Parsed:

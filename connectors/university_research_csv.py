@@ -22,13 +22,19 @@ the wrong number of fields), a header of Thai column names, local times written
 
 A line with the wrong number of fields is a reject; ``row_number`` (and ``_row`` of a typed row)
 is the line number in the file (the header is line 1). An empty or undecodable header line is a
-:class:`ParseError`.
+:class:`ParseError` (a UTF-8 export is CSV text of the right kind, so it is landed, but its Thai
+header does not decode as cp874: it is rejected whole, asking for the cp874 export).
+
+``check_kind`` refuses, before landing, a received file that is plainly no CSV text export: a zip,
+HTML, JSON, XML, binary data, or text whose first line has no comma. Text in cp874 (TIS-620) or
+UTF-8 passes.
 
 ``FRESHNESS``: the newest ``call_at``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import re
@@ -48,6 +54,9 @@ from connectors.base import (
     RowError,
     Source,
     Table,
+    WrongKindError,
+    content_start,
+    describe_content,
 )
 from connectors.http import fetch
 
@@ -99,12 +108,50 @@ def extract(client: httpx.Client, source: Source, watermark: str | None) -> Iter
     yield fetch(client, source, path, extension="csv", watermark_after=None)
 
 
+def check_kind(content: bytes) -> None:
+    """Refuse what is plainly not a CSV text export (cp874 or UTF-8) before it is landed."""
+    start = content_start(content)
+    first = start.split(b"\n", 1)[0].rstrip(b"\r")
+    described = describe_content(content)
+    if described in {"a zip archive", "an HTML page"} or not first:
+        what = described
+    elif start[:1] in {b"{", b"["}:
+        what = "JSON"
+    elif start[:1] == b"<":
+        what = "XML"
+    elif not _is_text(first):
+        what = described if described.startswith("binary") else "not text in cp874 or UTF-8"
+    elif b"," not in first:
+        what = f"{described} with no comma in its first line"
+    else:
+        return
+    raise WrongKindError(
+        f"is {what}, not a CSV export; {DATASET} takes the EMS dispatch export: comma-separated "
+        "text in cp874 (TIS-620) or UTF-8 with a header line of Thai column names"
+    )
+
+
+def _is_text(line: bytes) -> bool:
+    """Whether ``line`` (perhaps cut short) decodes as UTF-8 or cp874 to printable text."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(line, final=False)
+    except UnicodeDecodeError:
+        text = _decode(line)
+    return text is not None and all(char.isprintable() or char == "\t" for char in text)
+
+
 def parse(content: bytes) -> Parsed:
     """The cp874 export -> typed dispatch rows, with undecodable or ragged lines as rejects."""
     lines = content.split(b"\n")
     header_line = _decode(lines[0].rstrip(b"\r")) if lines else ""
     if header_line is None or not header_line.strip():
-        problem = "does not decode as cp874" if header_line is None else "is empty"
+        problem = (
+            "does not decode as cp874: the research export is cp874 (Windows-874, a superset of "
+            "TIS-620); export it again in cp874"
+            if header_line is None
+            else "is empty: the export starts with a header line of Thai column names; send the "
+            "whole export"
+        )
         raise ParseError(f"{DATASET}: line 1 (the header) {problem}")
     header = [name.strip() for name in next(csv.reader([header_line]))]
     unknown = [name for name in header if name not in HEADERS]

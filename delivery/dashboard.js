@@ -162,10 +162,15 @@
   function periodText(row) {
     return [
       el("span", { class: "period" }, ...both(row.label.en, row.label.th)),
-      row.is_partial
-        ? el("span", { class: "partial" }, " (", ...both("to date", "ถึงปัจจุบัน"), ")")
-        : null,
+      row.is_partial ? el("span", { class: "partial" }, " (", ...coverageText(row), ")") : null,
     ];
+  }
+
+  /** How much of an incomplete period the value covers: "12 of 31 days", else "to date". */
+  function coverageText(row) {
+    if (!row.coverage) return both("to date", "ถึงปัจจุบัน");
+    const { days, of } = row.coverage;
+    return both(`${days} of ${of} days`, `${days} จาก ${of} วัน`);
   }
 
   function unitText(kpi) {
@@ -332,9 +337,10 @@
       body.append(el("tr", { "data-dataset": d.dataset, "data-freshness": d.freshness },
         el("td", {}, el("code", {}, d.dataset)),
         el("td", {}, el("span", { class: `badge ${d.freshness}` }, ...both(d.label.en, d.label.th))),
-        el("td", {}, d.newest_at || "–"),
-        el("td", {}, d.last_batch_at || "–"),
-        el("td", { class: "num" }, `${d.lag_hours} h`)));
+        // data-label: the column's name, shown beside the value when a phone stacks the cells
+        el("td", { "data-label": "Newest data" }, d.newest_at || "–"),
+        el("td", { "data-label": "Last batch" }, d.last_batch_at || "–"),
+        el("td", { class: "num", "data-label": "Allowed lag" }, `${d.lag_hours} h`)));
     }
   }
 

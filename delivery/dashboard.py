@@ -9,10 +9,13 @@ What a card shows, and why:
 
 - the headline is always a row of ``fct_kpi_values`` (its element carries ``data-kpi``,
   ``data-municipality`` or ``data-route``, ``data-period-start`` and the raw ``data-value``):
-  the KPI's latest period of its finest grain (month before day before year before fiscal year,
-  so MI01/MI02 headline their month and show the fiscal year beside it). Per-municipality KPIs
-  show the municipality the filter selects; city-wide KPIs do not change with it. A per-route
-  KPI (TR03) lists each route's latest day instead of one headline.
+  the KPI's latest complete period of its finest grain (month before day before year before
+  fiscal year, so MI01/MI02 headline their month and show the fiscal year beside it); a period
+  covered only in part, or still in progress, is the headline only while there is no complete
+  one (the one that has ended first), and its status says so (``partial``, ``in_progress``)
+  instead of met or not met.
+  Per-municipality KPIs show the municipality the filter selects; city-wide KPIs do not change
+  with it. A per-route KPI (TR03) lists each route's latest day instead of one headline.
 - a health value computed from a count under 5 is shown as suppressed, as in the partner
   exports; no numerator or denominator is embedded in the page (MI02's international attendees
   apart, which the card shows).
@@ -33,6 +36,7 @@ from typing import Any
 
 import duckdb
 
+from connectors import clock
 from connectors.base import BANGKOK
 from flows.config import Settings
 from flows.quality import statuses
@@ -77,6 +81,8 @@ STATUSES = {
     "not_met": ("target not met", "ไม่ผ่านเป้าหมาย"),
     "no_target": ("no target set", "ไม่มีเป้าหมาย"),
     "no_data": ("no data", "ไม่มีข้อมูล"),
+    "in_progress": ("in progress: not judged yet", "อยู่ระหว่างดำเนินการ: ยังไม่ประเมิน"),
+    "partial": ("partial data: not judged", "ข้อมูลไม่ครบช่วง: ไม่ประเมิน"),
     "suppressed": ("suppressed: small count", "ปกปิด: จำนวนน้อย"),
 }
 # the partner exports' rule (DESIGN.md): a health row with a numerator or denominator under 5 is
@@ -95,7 +101,8 @@ BE_OFFSET = 543
 
 VALUE_COLUMNS = (
     "kpi_id, municipality_id, route_id, period_grain, period_start, period_end, "
-    "fiscal_year_be, value, numerator, denominator, target, direction, status, run_id"
+    "fiscal_year_be, value, numerator, denominator, target, direction, status, run_id, "
+    "coverage_days, period_days, is_complete"
 )
 
 
@@ -103,12 +110,15 @@ class NoKpisError(LookupError):
     """The warehouse has no KPI marts yet."""
 
 
-def write_dashboard(settings: Settings) -> Path:
-    """Write ``<data>/reports/dashboard/index.html`` from the warehouse; return its path."""
+def write_dashboard(settings: Settings, quality_report: Path | None = None) -> Path:
+    """Write ``<data>/reports/dashboard/index.html`` from the warehouse; return its path.
+
+    It links to ``quality_report`` (default: the newest report written).
+    """
     folder = settings.data_dir / "reports" / "dashboard"
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / "index.html"
-    page.write_text(render(gather(settings, folder)), encoding="utf-8")
+    page.write_text(render(gather(settings, folder, quality_report)), encoding="utf-8")
     return page
 
 
@@ -122,9 +132,9 @@ def render(payload: dict[str, Any]) -> str:
     return html.replace(DATA_PLACEHOLDER, data.replace("<", "\\u003c"))
 
 
-def gather(settings: Settings, folder: Path) -> dict[str, Any]:
+def gather(settings: Settings, folder: Path, quality_report: Path | None = None) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data; links are relative to ``folder``."""
-    today = datetime.now(BANGKOK).date()
+    today = clock.today()
     with settings.warehouse.read() as con:
         _require_marts(con, settings)
         catalogue = _dicts(
@@ -165,7 +175,7 @@ def gather(settings: Settings, folder: Path) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(BANGKOK).strftime("%Y-%m-%d %H:%M"),
         "run": run,
-        "quality_report": _quality_report_link(settings.data_dir, folder),
+        "quality_report": _quality_report_link(settings.data_dir, folder, quality_report),
         "freshness": [_freshness(status) for status in statuses(settings)],
         "municipalities": municipalities,
         "statuses": {k: {"en": en, "th": th} for k, (en, th) in STATUSES.items()},
@@ -229,10 +239,20 @@ def kpi_card(
     return card
 
 
-def status_of(value: float | None, target: float | None, direction: str | None) -> str:
+def status_of(
+    value: float | None,
+    target: float | None,
+    direction: str | None,
+    in_progress: bool = False,
+    partial: bool = False,
+) -> str:
     """The status rule of ``fct_kpi_values``, for the monthly summaries of day-grain KPIs."""
     if value is None:
         return "no_data"
+    if in_progress:
+        return "in_progress"
+    if partial:
+        return "partial"
     if target is None:
         return "no_target"
     met = value >= target if direction == "higher" else value <= target
@@ -301,10 +321,13 @@ def _by_key(rows: Iterable[dict[str, Any]], scope: str) -> dict[str, list[dict[s
 def _latest_by_key(
     rows: list[dict[str, Any]], scope: str, kpi: dict[str, Any], today: date
 ) -> dict[str, Any]:
-    """Each key's row at the KPI's latest period of this grain (a key without one: absent)."""
+    """Each key's row at the KPI's latest complete period of this grain (else the latest that
+    has ended, else the latest); a key without one is absent."""
     if not rows:
         return {}
-    latest = max(row["period_start"] for row in rows)
+    complete = [row["period_start"] for row in rows if row.get("is_complete", True)]
+    ended = [row["period_start"] for row in rows if row["period_end"] < today]
+    latest = max(complete or ended or [row["period_start"] for row in rows])
     return {
         _key(row, scope): _shown(row, kpi, today) for row in rows if row["period_start"] == latest
     }
@@ -328,6 +351,9 @@ def _point(row: dict[str, Any], kpi: dict[str, Any], today: date) -> dict[str, A
     start, grain = row["period_start"], row["period_grain"]
     suppressed = is_suppressed(kpi["focus_area"], row.get("numerator"), row.get("denominator"))
     value = None if suppressed else row["value"]
+    complete = row.get("is_complete")
+    if complete is None:  # a missing month, or a month summarised from days
+        complete = grain == "day" or _period_end(grain, start) < today
     return {
         "period_start": start.isoformat(),
         "label": period_labels(grain, start, row.get("fiscal_year_be")),
@@ -335,8 +361,17 @@ def _point(row: dict[str, Any], kpi: dict[str, Any], today: date) -> dict[str, A
         "display": "suppressed" if suppressed else format_value(value, kpi["unit"]),
         "status": "suppressed" if suppressed else row["status"],
         "is_suppressed": suppressed,
-        "is_partial": grain != "day" and _period_end(grain, start) >= today,
+        "is_partial": not complete,
+        "coverage": _coverage(row),
     }
+
+
+def _coverage(row: dict[str, Any]) -> dict[str, int] | None:
+    """``{"days": covered, "of": days in the period}`` of an incomplete row, else None."""
+    covered, days = row.get("coverage_days"), row.get("period_days")
+    if covered is None or days is None or covered == days:
+        return None
+    return {"days": covered, "of": days}
 
 
 def _month_trend(
@@ -362,6 +397,9 @@ def _monthly_trend(
     for month in _months_to(max(found)):
         row = found.get(month)
         value = row["value"] if row else None
+        days = (_period_end("month", month) - month).days + 1
+        in_progress = _period_end("month", month) >= today
+        covered = min(row["days"] if row else 0, days)
         point = _point(
             {
                 "period_grain": "month",
@@ -369,7 +407,12 @@ def _monthly_trend(
                 "value": value,
                 "numerator": row["numerator"] if row else None,
                 "denominator": row["denominator"] if row else None,
-                "status": status_of(value, kpi["target"], kpi["direction"]),
+                "status": status_of(
+                    value, kpi["target"], kpi["direction"], in_progress, covered < days
+                ),
+                "is_complete": not in_progress and covered == days,
+                "coverage_days": covered,
+                "period_days": days,
             },
             kpi,
             today,
@@ -466,15 +509,18 @@ def _freshness(status: Any) -> dict[str, Any]:
     }
 
 
-def _quality_report_link(data_dir: Path, folder: Path) -> str | None:
-    """Relative link to the newest data-quality report (``reports/quality/<run id>/``), if any."""
-    reports = [
-        page for page in (data_dir / "reports" / "quality").glob("*/index.html") if page.is_file()
-    ]
-    if not reports:
-        return None
-    newest = max(reports, key=lambda page: page.stat().st_mtime)
-    return Path(os.path.relpath(newest, folder)).as_posix()
+def _quality_report_link(data_dir: Path, folder: Path, report: Path | None) -> str | None:
+    """Relative link to ``report``, else to the newest data-quality report written, if any."""
+    if report is None:
+        reports = [
+            page
+            for page in (data_dir / "reports" / "quality").glob("*/index.html")
+            if page.is_file()
+        ]
+        if not reports:
+            return None
+        report = max(reports, key=lambda page: page.stat().st_mtime)
+    return Path(os.path.relpath(report, folder)).as_posix()
 
 
 # --- reading the warehouse ------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Partner exports: each partner's KPI tables as Parquet and CSV, with a manifest and a README.
 
 ``data/exports/<partner>/<run date>/`` holds, per table, ``<table>.parquet`` and ``<table>.csv``
-(UTF-8 with a byte-order mark, so Excel shows Thai; ISO dates; a decimal point), ``manifest.json``
-(rows, sha256 and typed columns of every file) and ``README.txt`` (each column in Thai and English).
+(UTF-8 with a byte-order mark, so Excel shows Thai; ISO dates; a decimal point; values rounded to
+the KPI's published decimals, while Parquet keeps full precision), ``manifest.json`` (rows,
+sha256 and typed columns of every file) and ``README.txt`` (each column in Thai and English).
+The tables: ``kpi_values`` (the partner's municipalities and city-wide values),
+``kpi_values_by_route`` (per-route detail, for a partner taking city-wide values of a per-route
+KPI) and ``kpi_catalogue``.
 
 What a partner may see is decided here, and only here:
 
@@ -12,7 +16,8 @@ What a partner may see is decided here, and only here:
   people or dispatches) has its numerator, denominator, value and status blanked and
   ``is_suppressed`` set, since a value derived from a small count can be turned back into it;
 - personal data: the columns are a fixed list with no name, phone or ID among them, and a
-  written cell that still looks like a Thai phone number or national ID stops the export.
+  written cell that still looks like a Thai phone number, national ID or e-mail address
+  (:mod:`warehouse.privacy`) stops the export.
 
 A rerun on the same data writes the same bytes: the run date and ``generated_at`` come from the
 KPI build that computed the rows (its ledger row in ``audit.runs``), never from the clock, rows
@@ -46,6 +51,7 @@ import yaml
 from connectors.base import BANGKOK
 from warehouse.db import Warehouse
 from warehouse.kpis import HEALTH_AREA, PUBLISHED_KPI_VALUES_SQL, SMALL_COUNT
+from warehouse.privacy import NAME, find_personal_data
 
 PARTNERS_FILE = Path(__file__).resolve().parent.parent / "partners.yml"
 _PARTNER_ID = re.compile(r"^[a-z0-9_]+$")
@@ -147,111 +153,144 @@ class Table:
         return pa.schema([pa.field(c.name, c.type) for c in self.columns])
 
 
+_KPI_NAMES = (
+    Column("kpi_id", pa.string(), "KPI id (see kpi_catalogue)", "รหัสตัวชี้วัด (ดู kpi_catalogue)"),
+    Column("kpi_name_en", pa.string(), "KPI name in English", "ชื่อตัวชี้วัดภาษาอังกฤษ"),
+    Column("kpi_name_th", pa.string(), "KPI name in Thai", "ชื่อตัวชี้วัดภาษาไทย"),
+    Column("focus_area", pa.string(), "Focus area of the programme", "ด้านของโครงการ"),
+)
+_MUNICIPALITY = (
+    Column(
+        "municipality_id",
+        pa.string(),
+        "Municipality id; blank for a city-wide value",
+        "รหัสเทศบาล ว่างเมื่อเป็นค่าระดับเมือง",
+    ),
+    Column(
+        "municipality_name_en", pa.string(), "Municipality name in English", "ชื่อเทศบาลภาษาอังกฤษ"
+    ),
+    Column("municipality_name_th", pa.string(), "Municipality name in Thai", "ชื่อเทศบาลภาษาไทย"),
+)
+_ROUTE = (
+    Column(
+        "route_id",
+        pa.string(),
+        "Bus or rail route (GTFS route_id) of a per-route KPI, e.g. TR03",
+        "รหัสเส้นทางเดินรถ (GTFS route_id) ของตัวชี้วัดรายเส้นทาง เช่น TR03",
+    ),
+)
+_PERIOD_AND_VALUE = (
+    Column(
+        "period_grain",
+        pa.string(),
+        "Length of the period: day, month, year or fiscal_year",
+        "ระดับของช่วงเวลา: day (วัน) month (เดือน) year (ปี) หรือ fiscal_year (ปีงบประมาณ)",
+    ),
+    Column(
+        "period_label",
+        pa.string(),
+        "The period with its length, as text: day 2026-10-05, month 2026-10, year 2026 or "
+        "FY 2570 BE",
+        "ช่วงเวลาพร้อมระดับ เป็นข้อความ เช่น day 2026-10-05, month 2026-10, year 2026 หรือ "
+        "FY 2570 BE (ปีงบประมาณ พ.ศ.)",
+    ),
+    Column(
+        "period_start",
+        pa.date32(),
+        "First day of the period, YYYY-MM-DD (Common Era)",
+        "วันแรกของช่วงเวลา รูปแบบ YYYY-MM-DD (ปี ค.ศ.)",
+    ),
+    Column(
+        "period_end",
+        pa.date32(),
+        "Last day of the period, YYYY-MM-DD (Common Era)",
+        "วันสุดท้ายของช่วงเวลา รูปแบบ YYYY-MM-DD (ปี ค.ศ.)",
+    ),
+    Column(
+        "year_be",
+        pa.int32(),
+        "Buddhist-era year of period_start (CE + 543)",
+        "ปี พ.ศ. ของวันแรกของช่วงเวลา (ค.ศ. + 543)",
+    ),
+    Column(
+        "fiscal_year_be",
+        pa.int32(),
+        "Thai fiscal year (1 October to 30 September) of period_start, BE",
+        "ปีงบประมาณ (1 ตุลาคม ถึง 30 กันยายน) ของวันแรกของช่วงเวลา เป็น พ.ศ.",
+    ),
+    Column("period_days", pa.int32(), "Days in the period", "จำนวนวันในช่วงเวลา"),
+    Column(
+        "coverage_days",
+        pa.int32(),
+        "Days of the period the value is built from (before the export's day, and within the "
+        "source's history)",
+        "จำนวนวันของช่วงเวลาที่ใช้คำนวณค่า (ก่อนวันที่ส่งออก และอยู่ในช่วงที่มีข้อมูลจากแหล่งข้อมูล)",
+    ),
+    Column(
+        "is_complete",
+        pa.bool_(),
+        "true when coverage_days = period_days; an incomplete period is not judged against "
+        "the target",
+        "true เมื่อ coverage_days = period_days ช่วงเวลาที่ไม่ครบจะไม่ถูกเทียบกับเป้าหมาย",
+    ),
+    Column(
+        "value",
+        pa.float64(),
+        "KPI value, rounded to the KPI's decimals in the CSV (full precision in Parquet); "
+        "blank when there is no data or it is suppressed",
+        "ค่าตัวชี้วัด ในไฟล์ CSV ปัดตามจำนวนทศนิยมของตัวชี้วัด (ไฟล์ Parquet เก็บค่าเต็ม) ว่างเมื่อไม่มีข้อมูลหรือถูกปกปิด",
+    ),
+    Column(
+        "numerator",
+        pa.float64(),
+        "Numerator of the formula (see kpi_catalogue.formula); blank when it has none or "
+        "it is suppressed",
+        "ตัวตั้งของสูตร (ดู kpi_catalogue.formula) ว่างเมื่อไม่มีหรือถูกปกปิด",
+    ),
+    Column(
+        "denominator",
+        pa.float64(),
+        "Denominator of the formula; blank when it has none or it is suppressed",
+        "ตัวหารของสูตร ว่างเมื่อไม่มีหรือถูกปกปิด",
+    ),
+    Column("unit", pa.string(), "Unit of value", "หน่วยของค่าตัวชี้วัด"),
+    Column("target", pa.float64(), "Target; blank when none is set", "ค่าเป้าหมาย ว่างเมื่อไม่ได้กำหนด"),
+    Column(
+        "status",
+        pa.string(),
+        "Against the target: met, not_met or no_target for a complete period; in_progress "
+        "(the period has not ended) or partial (it has ended, the data covers part of it); "
+        "no_data; suppressed",
+        "ผลเทียบกับเป้าหมาย: met (บรรลุ) not_met (ไม่บรรลุ) no_target (ไม่มีเป้าหมาย) "
+        "เมื่อช่วงเวลาครบ in_progress (ช่วงเวลายังไม่สิ้นสุด) partial (สิ้นสุดแล้วแต่ข้อมูลไม่ครบ) "
+        "no_data (ไม่มีข้อมูล) หรือ suppressed (ปกปิด)",
+    ),
+    Column(
+        "is_suppressed",
+        pa.bool_(),
+        f"true when a health count below {SMALL_COUNT} was hidden: numerator, denominator, "
+        "value and status are blank",
+        f"true เมื่อจำนวนด้านสุขภาพน้อยกว่า {SMALL_COUNT} จึงปกปิดตัวตั้ง ตัวหาร ค่า และสถานะ",
+    ),
+    Column(
+        "run_id",
+        pa.string(),
+        "The pipeline run that computed the row",
+        "รหัสการประมวลผลที่คำนวณแถวนี้",
+    ),
+)
+
 KPI_VALUES = Table(
     "kpi_values",
-    "One row per KPI, period and municipality (or route, or city-wide).",
-    "หนึ่งแถวต่อตัวชี้วัด ช่วงเวลา และเทศบาล (หรือเส้นทางเดินรถ หรือค่าระดับเมือง)",
-    (
-        Column("kpi_id", pa.string(), "KPI id (see kpi_catalogue)", "รหัสตัวชี้วัด (ดู kpi_catalogue)"),
-        Column("kpi_name_en", pa.string(), "KPI name in English", "ชื่อตัวชี้วัดภาษาอังกฤษ"),
-        Column("kpi_name_th", pa.string(), "KPI name in Thai", "ชื่อตัวชี้วัดภาษาไทย"),
-        Column("focus_area", pa.string(), "Focus area of the programme", "ด้านของโครงการ"),
-        Column(
-            "municipality_id",
-            pa.string(),
-            "Municipality id; blank for a city-wide or per-route value",
-            "รหัสเทศบาล ว่างเมื่อเป็นค่าระดับเมืองหรือรายเส้นทาง",
-        ),
-        Column(
-            "municipality_name_en", pa.string(), "Municipality name in English", "ชื่อเทศบาลภาษาอังกฤษ"
-        ),
-        Column("municipality_name_th", pa.string(), "Municipality name in Thai", "ชื่อเทศบาลภาษาไทย"),
-        Column(
-            "route_id",
-            pa.string(),
-            "Bus route (GTFS route_id) of a per-route KPI (TR03); blank otherwise",
-            "รหัสเส้นทางเดินรถ (GTFS route_id) ของตัวชี้วัดรายเส้นทาง (TR03) ว่างในกรณีอื่น",
-        ),
-        Column(
-            "period_grain",
-            pa.string(),
-            "Length of the period: day, month, year or fiscal_year",
-            "ระดับของช่วงเวลา: day (วัน) month (เดือน) year (ปี) หรือ fiscal_year (ปีงบประมาณ)",
-        ),
-        Column(
-            "period_label",
-            pa.string(),
-            "The period as people write it: 2026-10-05, 2026-10, 2026 or FY 2570 BE",
-            "ช่วงเวลาในรูปที่อ่านง่าย เช่น 2026-10-05, 2026-10, 2026 หรือ FY 2570 BE (ปีงบประมาณ พ.ศ.)",
-        ),
-        Column(
-            "period_start",
-            pa.date32(),
-            "First day of the period, YYYY-MM-DD (Common Era)",
-            "วันแรกของช่วงเวลา รูปแบบ YYYY-MM-DD (ปี ค.ศ.)",
-        ),
-        Column(
-            "period_end",
-            pa.date32(),
-            "Last day of the period, YYYY-MM-DD (Common Era)",
-            "วันสุดท้ายของช่วงเวลา รูปแบบ YYYY-MM-DD (ปี ค.ศ.)",
-        ),
-        Column(
-            "year_be",
-            pa.int32(),
-            "Buddhist-era year of period_start (CE + 543)",
-            "ปี พ.ศ. ของวันแรกของช่วงเวลา (ค.ศ. + 543)",
-        ),
-        Column(
-            "fiscal_year_be",
-            pa.int32(),
-            "Thai fiscal year (1 October to 30 September) of period_start, BE",
-            "ปีงบประมาณ (1 ตุลาคม ถึง 30 กันยายน) ของวันแรกของช่วงเวลา เป็น พ.ศ.",
-        ),
-        Column(
-            "value",
-            pa.float64(),
-            "KPI value (decimal point); blank when there is no data or it is suppressed",
-            "ค่าตัวชี้วัด (ใช้จุดทศนิยม) ว่างเมื่อไม่มีข้อมูลหรือถูกปกปิด",
-        ),
-        Column(
-            "numerator",
-            pa.float64(),
-            "Numerator of the formula (see kpi_catalogue.formula); blank when it has none or "
-            "it is suppressed",
-            "ตัวตั้งของสูตร (ดู kpi_catalogue.formula) ว่างเมื่อไม่มีหรือถูกปกปิด",
-        ),
-        Column(
-            "denominator",
-            pa.float64(),
-            "Denominator of the formula; blank when it has none or it is suppressed",
-            "ตัวหารของสูตร ว่างเมื่อไม่มีหรือถูกปกปิด",
-        ),
-        Column("unit", pa.string(), "Unit of value", "หน่วยของค่าตัวชี้วัด"),
-        Column(
-            "target", pa.float64(), "Target; blank when none is set", "ค่าเป้าหมาย ว่างเมื่อไม่ได้กำหนด"
-        ),
-        Column(
-            "status",
-            pa.string(),
-            "Against the target: met, not_met, no_target, no_data or suppressed",
-            "ผลเทียบกับเป้าหมาย: met (บรรลุ) not_met (ไม่บรรลุ) no_target (ไม่มีเป้าหมาย) "
-            "no_data (ไม่มีข้อมูล) หรือ suppressed (ปกปิด)",
-        ),
-        Column(
-            "is_suppressed",
-            pa.bool_(),
-            f"true when a health count below {SMALL_COUNT} was hidden: numerator, denominator, "
-            "value and status are blank",
-            f"true เมื่อจำนวนด้านสุขภาพน้อยกว่า {SMALL_COUNT} จึงปกปิดตัวตั้ง ตัวหาร ค่า และสถานะ",
-        ),
-        Column(
-            "run_id",
-            pa.string(),
-            "The pipeline run that computed the row",
-            "รหัสการประมวลผลที่คำนวณแถวนี้",
-        ),
-    ),
+    "One row per KPI, period and municipality, or city-wide.",
+    "หนึ่งแถวต่อตัวชี้วัด ช่วงเวลา และเทศบาล หรือค่าระดับเมือง",
+    (*_KPI_NAMES, *_MUNICIPALITY, *_PERIOD_AND_VALUE),
+)
+KPI_VALUES_BY_ROUTE = Table(
+    "kpi_values_by_route",
+    "One row per per-route KPI, period and route.",
+    "หนึ่งแถวต่อตัวชี้วัดรายเส้นทาง ช่วงเวลา และเส้นทางเดินรถ",
+    (*_KPI_NAMES, *_ROUTE, *_PERIOD_AND_VALUE),
 )
 
 KPI_CATALOGUE = Table(
@@ -265,6 +304,12 @@ KPI_CATALOGUE = Table(
         Column("focus_area", pa.string(), "Focus area of the programme", "ด้านของโครงการ"),
         Column("smart_dimension", pa.string(), "Smart city dimension", "มิติของเมืองอัจฉริยะ"),
         Column("unit", pa.string(), "Unit of the value", "หน่วยของค่าตัวชี้วัด"),
+        Column(
+            "decimals",
+            pa.int32(),
+            "Decimals the values are rounded to in the CSV files",
+            "จำนวนตำแหน่งทศนิยมของค่าในไฟล์ CSV",
+        ),
         Column(
             "direction",
             pa.string(),
@@ -281,31 +326,46 @@ KPI_CATALOGUE = Table(
     ),
 )
 
-TABLES = (KPI_VALUES, KPI_CATALOGUE)
+TABLES = (KPI_VALUES, KPI_VALUES_BY_ROUTE, KPI_CATALOGUE)
 
+_IN_SCOPE = """($all_kpis or kpi_id in (select unnest($kpis::varchar[])))"""
 _KPI_VALUES_SQL = f"""
-select kpi_id, kpi_name_en, kpi_name_th, focus_area, municipality_id, municipality_name_en,
-       municipality_name_th, route_id, period_grain, period_label, period_start, period_end,
-       year_be, fiscal_year_be, value, numerator, denominator, unit, target, status,
-       is_suppressed, run_id
-from ({PUBLISHED_KPI_VALUES_SQL})
-where ($all_kpis or kpi_id in (select unnest($kpis::varchar[])))
+select * from ({PUBLISHED_KPI_VALUES_SQL})
+where {_IN_SCOPE} and route_id is null
   and (municipality_id in (select unnest($municipalities::varchar[]))
        or ($all_municipalities and municipality_id is not null)
        or (municipality_id is null and $city_wide))
-order by kpi_id, period_grain, period_start, municipality_id nulls first, route_id nulls first
+order by kpi_id, period_grain, period_start, municipality_id nulls first
+"""
+_KPI_VALUES_BY_ROUTE_SQL = f"""
+select * from ({PUBLISHED_KPI_VALUES_SQL})
+where {_IN_SCOPE} and route_id is not null and $city_wide
+order by kpi_id, period_grain, period_start, route_id
+"""
+# a partner gets the per-route file when it takes city-wide values of a KPI measured per route
+_ROUTE_KPIS_SQL = f"""
+select count(*) from marts.dim_kpi where {_IN_SCOPE} and grain like 'route%' and $city_wide
 """
 
-_KPI_CATALOGUE_SQL = """
-select kpi_id, name_en, name_th, focus_area, smart_dimension, unit, direction, target, owner,
-       standard_ref, grain, formula
+_KPI_CATALOGUE_SQL = f"""
+select kpi_id, name_en, name_th, focus_area, smart_dimension, unit, decimals, direction, target,
+       owner, standard_ref, grain, formula
 from marts.dim_kpi
-where $all_kpis or kpi_id in (select unnest($kpis::varchar[]))
+where {_IN_SCOPE}
 order by kpi_id
 """
 
 
-def read_tables(con: duckdb.DuckDBPyConnection, partner: Partner) -> dict[str, pa.Table]:
+@dataclass(frozen=True)
+class PartnerTable:
+    """One table of a partner's export: its rows as typed, and each row's published decimals."""
+
+    table: Table
+    data: pa.Table
+    decimals: list[int | None]
+
+
+def read_tables(con: duckdb.DuckDBPyConnection, partner: Partner) -> dict[str, PartnerTable]:
     """The partner's tables, in scope, suppressed and in a fixed order, typed as declared."""
     _check_ids(con, partner)
     params = {
@@ -315,11 +375,21 @@ def read_tables(con: duckdb.DuckDBPyConnection, partner: Partner) -> dict[str, p
         "municipalities": list(partner.municipalities or ()),
         "city_wide": partner.city_wide,
     }
+
+    def run(sql: str) -> pa.Table:
+        return con.sql(
+            sql, params={k: v for k, v in params.items() if f"${k}" in sql}
+        ).to_arrow_table()
+
+    queries = [(KPI_VALUES, _KPI_VALUES_SQL), (KPI_CATALOGUE, _KPI_CATALOGUE_SQL)]
+    if run(_ROUTE_KPIS_SQL).column(0)[0].as_py():
+        queries.insert(1, (KPI_VALUES_BY_ROUTE, _KPI_VALUES_BY_ROUTE_SQL))
     tables = {}
-    for table, sql in ((KPI_VALUES, _KPI_VALUES_SQL), (KPI_CATALOGUE, _KPI_CATALOGUE_SQL)):
-        used = {k: v for k, v in params.items() if f"${k}" in sql}
-        arrow = con.sql(sql, params=used).to_arrow_table()
-        tables[table.name] = arrow.select(table.schema.names).cast(table.schema)
+    for table, sql in queries:
+        arrow = run(sql)
+        decimals = arrow.column("decimals").to_pylist()
+        typed = arrow.select(table.schema.names).cast(table.schema)
+        tables[table.name] = PartnerTable(table, typed, decimals)
     return tables
 
 
@@ -350,18 +420,20 @@ class KpiBuild:
     dbt_invocation_id: str
     generated_at: datetime  # UTC
     generated_at_from: str
+    as_of: date | None = None  # the day the build took as today (SMARTCITY_TODAY may pin it)
 
     @property
     def run_date(self) -> date:
-        return self.generated_at.astimezone(BANGKOK).date()
+        return self.as_of or self.generated_at.astimezone(BANGKOK).date()
 
 
 def kpi_build(con: duckdb.DuckDBPyConnection) -> KpiBuild:
     """The KPI build the export stands for, with its time, read from the warehouse.
 
     An incremental build recomputes the recent periods, so the row with the newest period comes
-    from the latest build. Its time is that run's end in the ledger; a build made with dbt by
-    hand has no ledger row, and then the newest batch received (the data it could see) dates it.
+    from the latest build. Its time is that run's end in the ledger, its date the day it took
+    as today; a build made with dbt by hand has no ledger row, and then the newest batch received
+    (the data it could see) dates it.
     """
     found = con.execute(
         "select run_id, dbt_invocation_id from marts.fct_kpi_values "
@@ -371,10 +443,12 @@ def kpi_build(con: duckdb.DuckDBPyConnection) -> KpiBuild:
         raise LookupError("no KPI values in the warehouse: run `smartcity run` first")
     run_id, invocation_id = found
     ledger = con.execute(
-        "select coalesce(finished_at, started_at) from audit.runs where run_id = ?", [run_id]
+        "select coalesce(finished_at, started_at), as_of from audit.runs where run_id = ?",
+        [run_id],
     ).fetchone()
     if ledger is not None:
-        return KpiBuild(run_id, invocation_id, ledger[0].astimezone(UTC), "audit.runs")
+        finished, as_of = ledger
+        return KpiBuild(run_id, invocation_id, finished.astimezone(UTC), "audit.runs", as_of)
     [(newest,)] = con.execute("select max(received_at) from audit.batches").fetchall()
     if newest is None:
         raise LookupError(f"KPI build {run_id} is not in audit.runs and no batch is recorded")
@@ -389,20 +463,28 @@ def export_partner(warehouse: Warehouse, partner: Partner, exports_dir: Path) ->
     with warehouse.read() as con:
         build = kpi_build(con)
         tables = read_tables(con, partner)
+        names = dict(
+            con.execute("select municipality_id, name_th from marts.municipalities").fetchall()
+        )
     target = Path(exports_dir) / partner.partner_id / build.run_date.isoformat()
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent))
     try:
         files = []
-        for table in TABLES:
-            rows = csv_rows(tables[table.name])
-            refuse_personal_data(table.name, rows)
-            files.append(_write_parquet(staged, table, tables[table.name]))
-            files.append(_write_csv(staged, table, rows))
-        suppressed = sum(1 for flag in tables[KPI_VALUES.name]["is_suppressed"].to_pylist() if flag)
+        for written in tables.values():
+            rows = csv_rows(written)
+            refuse_personal_data(written.table.name, rows)
+            files.append(_write_parquet(staged, written.table, written.data))
+            files.append(_write_csv(staged, written.table, rows))
+        suppressed = sum(
+            sum(1 for flag in t.data["is_suppressed"].to_pylist() if flag)
+            for t in tables.values()
+            if "is_suppressed" in t.data.schema.names
+        )
         manifest = _manifest(partner, build, files, suppressed)
         (staged / "manifest.json").write_bytes(manifest)
-        (staged / "README.txt").write_bytes(_readme(partner, build).encode("utf-8-sig"))
+        readme = _readme(partner, build, [t.table for t in tables.values()], names)
+        (staged / "README.txt").write_bytes(readme.encode("utf-8-sig"))
         os.chmod(staged, 0o755)  # mkdtemp makes it private; the export is for others to read
         replace_folder(staged, target)
     except BaseException:
@@ -411,17 +493,30 @@ def export_partner(warehouse: Warehouse, partner: Partner, exports_dir: Path) ->
     return target
 
 
-def csv_rows(table: pa.Table) -> list[list[str]]:
-    """The table as CSV cells: header first, ISO dates, a decimal point, blank for null."""
-    return [table.schema.names, *([_cell(v) for v in row.values()] for row in table.to_pylist())]
+# columns rounded to the KPI's published decimals in the CSV files
+ROUNDED = ("value", "target")
 
 
-def _cell(value: Any) -> str:
+def csv_rows(written: PartnerTable) -> list[list[str]]:
+    """The table as CSV cells: header first, ISO dates, a decimal point, blank for null, values
+    and targets rounded to their KPI's decimals."""
+    names = written.data.schema.names
+    rows = [names]
+    for row, decimals in zip(written.data.to_pylist(), written.decimals, strict=True):
+        rows.append([_cell(v, decimals if name in ROUNDED else None) for name, v in row.items()])
+    return rows
+
+
+def _cell(value: Any, decimals: int | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
+        if decimals is not None:
+            return f"{value:.{decimals}f}"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
         return repr(value)  # shortest round-trip form, always with "." (never the locale's ",")
     if isinstance(value, date):
         return value.isoformat()
@@ -508,7 +603,9 @@ def _manifest(
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _readme(partner: Partner, build: KpiBuild) -> str:
+def _readme(
+    partner: Partner, build: KpiBuild, tables: list[Table], names_th: Mapping[str, str]
+) -> str:
     lines = [
         f"{partner.name_th} / {partner.name_en}",
         f"ข้อมูลตัวชี้วัดเมืองอัจฉริยะขอนแก่น ณ วันที่ {build.run_date.isoformat()}",
@@ -518,6 +615,8 @@ def _readme(partner: Partner, build: KpiBuild) -> str:
         "manifest.json ระบุจำนวนแถว ค่า sha256 และชนิดของคอลัมน์ของทุกไฟล์",
         f"ค่าด้านการแพทย์และสุขภาพที่นับจากจำนวนน้อยกว่า {SMALL_COUNT} ถูกปกปิด "
         "(เว้นว่างและ is_suppressed = true) เพื่อไม่ให้ระบุตัวบุคคลได้",
+        "ช่วงเวลาที่ยังไม่สิ้นสุด (สถานะ in_progress) หรือมีข้อมูลไม่ครบช่วง (สถานะ partial) "
+        "จะไม่ถูกเทียบกับค่าเป้าหมาย ดู coverage_days และ is_complete",
         "",
         "Each table comes as two files with the same rows: .csv (UTF-8, opens in Excel) and "
         ".parquet.",
@@ -525,14 +624,16 @@ def _readme(partner: Partner, build: KpiBuild) -> str:
         f"Health values computed from counts below {SMALL_COUNT} are suppressed (left blank, "
         "is_suppressed = true) so that no person can be identified.",
         "Dates are YYYY-MM-DD; numbers use a decimal point; a blank cell means no value.",
+        "A period that has not ended (status in_progress), or that the data covers only in part "
+        "(status partial), is not judged against its target: see coverage_days and is_complete.",
         "",
         f"ตัวชี้วัด / KPIs: {_listed(partner.kpis)}",
-        f"เทศบาล / municipalities: {_listed(partner.municipalities)}",
+        f"เทศบาล / municipalities: {_listed(partner.municipalities, names_th)}",
         f"ค่าระดับเมืองและรายเส้นทาง / city-wide and per-route values: "
         f"{'มี / yes' if partner.city_wide else 'ไม่มี / no'}",
         f"การประมวลผล / KPI build: {build.run_id}, {build.generated_at.isoformat()}",
     ]
-    for table in TABLES:
+    for table in tables:
         lines += ["", f"{table.name}.csv / {table.name}.parquet", f"  {table.th}", f"  {table.en}"]
         for column in table.columns:
             lines += [
@@ -542,34 +643,28 @@ def _readme(partner: Partner, build: KpiBuild) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _listed(ids: tuple[str, ...] | None) -> str:
+def _listed(ids: tuple[str, ...] | None, names_th: Mapping[str, str] | None = None) -> str:
     if ids is None:
         return "ทั้งหมด / all"
-    return ", ".join(ids) if ids else "ไม่มี / none"
+    if not ids:
+        return "ไม่มี / none"
+    names = names_th or {}
+    return ", ".join(f"{names[i]} ({i})" if i in names else i for i in ids)
 
 
 # --- safety nets ------------------------------------------------------------------------------
 
-_THAI_ID = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12}(?![\w])")
-_THAI_PHONE = re.compile(r"(?<![\w.+])(?:\+66[ -]?|0)[2-9](?:[ -]?\d){7,8}(?![\w.])")
-
-
-def is_thai_national_id(digits: str) -> bool:
-    """13 digits whose last is the check digit: (11 − Σ dᵢ·(13 − i) mod 11) mod 10."""
-    if len(digits) != 13 or not digits.isdigit():
-        return False
-    total = sum(int(d) * (13 - i) for i, d in enumerate(digits[:12]))
-    return (11 - total % 11) % 10 == int(digits[12])
-
 
 def refuse_personal_data(table: str, rows: list[list[str]]) -> None:
-    """Stop before writing a cell that looks like a Thai phone number or national ID."""
+    """Stop before writing a cell holding a Thai national ID, a phone number or an e-mail
+    address (:mod:`warehouse.privacy`); KPI tables have no free text where a name could be."""
     for number, row in enumerate(rows[1:], start=1):
         for name, cell in zip(rows[0], row, strict=True):
-            ids = [m for m in _THAI_ID.findall(cell) if is_thai_national_id(re.sub(r"\D", "", m))]
-            if ids or _THAI_PHONE.search(cell):
+            found = [kind for kind, _ in find_personal_data(cell) if kind != NAME]
+            if found:
                 raise PersonalDataError(
-                    f"{table} row {number}, column {name}: looks like personal data; not exported"
+                    f"{table} row {number}, column {name}: looks like personal data "
+                    f"({', '.join(sorted(set(found)))}); not exported"
                 )
 
 

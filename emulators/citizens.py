@@ -1,4 +1,4 @@
-"""The citizens' complaint channel "you-pee" (อยู่พี่), served as Open311 GeoReport v2 (JSON).
+"""The citizens' complaint channel "you-pee" (อยู่พี่), served as Open311 GeoReport v2 (JSON, XML).
 
 Endpoints (all on 127.0.0.1):
 
@@ -13,6 +13,16 @@ Endpoints (all on 127.0.0.1):
   extension many GeoReport servers add; a page past the end answers ``[]``. Without dates the
   window is the 90 days up to now. A bad parameter, or a window longer than 90 days, answers 400
   with the GeoReport error array ``[{"code": 400, "description": "..."}]``.
+- ``GET /open311/v2/requests.xml`` with the same parameters: the same rows as GeoReport XML,
+  ``<?xml version="1.0" encoding="utf-8"?><service_requests><request>...</request>...``, one
+  child element per field in the JSON order (a null field is an empty element; a field the
+  ``missing_column`` fault drops is absent); an empty window is ``<service_requests/>``. Errors are
+  ``<errors><error><code>400</code><description>...</description></error></errors>``.
+
+The extension chooses the format, unless the ``shape`` data knob says otherwise:
+``emulator.faults.data["shape"]`` = ``"json"`` or ``"xml"`` answers every ``requests`` call in that
+format whatever its extension (a server that speaks only XML, the format GeoReport requires, or
+only JSON); unset (the default), each extension gets its own format.
 
 The emulated now is the start of ``clock.today`` (midnight, Asia/Bangkok), so the feed only holds
 finished days. About 20 tickets are filed a day across the six municipalities; each ticket's
@@ -42,6 +52,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from xml.sax.saxutils import escape
 
 from emulators.server import Emulator, Request, Response, json_response
 from emulators.synthetic import BANGKOK, MUNICIPALITIES, Clock, Municipality, jitter, rng
@@ -383,6 +394,36 @@ def _apply_faults(rows: list[dict[str, Any]], faults: dict[str, Any]) -> list[di
     return rows
 
 
+def _answer(
+    request: Request, faults: dict[str, Any], rows: list[dict[str, Any]], status: int = 200
+) -> Response:
+    """``rows`` (requests, or GeoReport errors when ``status`` is not 200) in the format the
+    ``shape`` knob, or else the path's extension, asks for."""
+    form = faults.get("shape") or (request.match.group(1) if request.match else "json")
+    if form == "json":
+        return json_response(rows, status=status)
+    if form != "xml":
+        return json_response([{"code": 400, "description": f"unknown shape {form!r}"}], 400)
+    root, child = ("service_requests", "request") if status == 200 else ("errors", "error")
+    body = "".join(f"<{child}>{_xml_fields(row)}</{child}>" for row in rows)
+    document = f'<?xml version="1.0" encoding="utf-8"?>\n<{root}>{body}</{root}>\n'
+    if not rows:
+        document = f'<?xml version="1.0" encoding="utf-8"?>\n<{root}/>\n'
+    return Response(
+        status=status, body=document.encode("utf-8"), content_type="text/xml; charset=utf-8"
+    )
+
+
+def _xml_fields(row: dict[str, Any]) -> str:
+    parts = []
+    for name, value in row.items():
+        if value is None:
+            parts.append(f"<{name}/>")
+        else:
+            parts.append(f"<{name}>{escape(str(value))}</{name}>")
+    return "".join(parts)
+
+
 def build(clock: Clock, port: int = 0) -> Emulator:
     """The you-pee GeoReport v2 server for ``clock`` (not started)."""
     now = clock.local(clock.today)
@@ -423,7 +464,7 @@ def build(clock: Clock, port: int = 0) -> Emulator:
             page = _int(query, "page", 1, 1, 1_000_000)
             size = _int(query, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         except _BadRequest as error:
-            return json_response([{"code": 400, "description": str(error)}], status=400)
+            return _answer(request, faults, [{"code": 400, "description": str(error)}], 400)
         first = max(start.astimezone(BANGKOK).date(), clock.first_day)
         last = min(end.astimezone(BANGKOK).date(), clock.last_day)
         selected = []
@@ -438,13 +479,13 @@ def build(clock: Clock, port: int = 0) -> Emulator:
                         selected.append(row)
             day += timedelta(days=1)
         rows = selected[(page - 1) * size : page * size]
-        return json_response(_apply_faults(rows, faults))
+        return _answer(request, faults, _apply_faults(rows, faults))
 
     emulator = Emulator(
         "citizens",
         {
             r"/open311/v2/services\.json": services,
-            r"/open311/v2/requests\.json": requests,
+            r"/open311/v2/requests\.(json|xml)": requests,
         },
         port=port,
     )

@@ -1,11 +1,12 @@
 """The city's LoRaWAN sensor network (KKM smart chip): ChirpStack v4 uplink events via a pull relay.
 
-ChirpStack v4 pushes uplink events (HTTP integration, ``?event=up``) to the city's relay, which
-stores them and lets us pull them in the order ChirpStack received them.
+ChirpStack v4 pushes integration events (HTTP integration, ``?event=up``, ``join``, ``status``...)
+to the city's relay, which stores them and lets us pull them in the order ChirpStack sent them.
 
 Endpoint:
 
-- ``GET /api/v4/uplinks?after=<RFC3339>&limit=N`` → ``{"events": [...], "next": <URL or null>}``.
+- ``GET /api/v4/uplinks?after=<RFC3339>&limit=N`` → ``{"events": [...], "next": <URL or null>}``
+  (the default ``relay`` shape; see the ``shape`` knob for the others).
   ``after`` is exclusive and optional (without it the relay starts at its oldest event);
   ``limit`` defaults to 100, at most 5000. ``next`` is an absolute URL for the following page,
   ``null`` on the last one. Events are ChirpStack v4 ``up`` events in the protobuf JSON mapping
@@ -32,12 +33,28 @@ Data faults honoured (``emulator.faults.data``), applied to the events of each r
   latitude/longitude tags swapped (a coordinate outside the province);
 - ``duplicate_rows`` (N): an event delivered twice (same ``deduplicationId``), back to back;
 - ``unknown_codes`` (N): a ``municipality`` tag outside the six;
-- ``missing_column`` (str): a field name dropped wherever it occurs in every event (e.g. ``fCnt``,
-  ``devEui``, ``pm25``);
+- ``missing_column`` (str): a field name dropped wherever it occurs in every event (e.g.
+  ``devAddr``, ``devEui``, ``pm25``);
 - ``stale_feed`` (bool): the relay stopped receiving three days ago: nothing newer is served;
 - ``sentinel_readings`` (N): the reading is ``-1`` (payload 0xFFFF) or absent from ``object``;
 - ``clock_skew`` (N): the gateway clock is 10–20 years ahead, so ``time`` lies in the future; the
   relay still orders and pages such events by when it received them.
+
+Valid alternative shapes (data knobs too, persisting until reset; the faults above still apply
+to each response's uplinks):
+
+- ``shape`` (str): ``relay`` (default, above); ``list``: a bare JSON list of the events, no
+  ``next`` (the reader asks again with ``after=`` the newest time it got); ``ndjson``: the same
+  events one per line (``application/x-ndjson``, an empty body when there is nothing newer);
+  ``object``: one event per response, as the HTTP integration posts it (``limit`` is ignored;
+  ``204 No Content`` when there is nothing newer), so reading everything takes one request per
+  event. Any other value answers 400.
+- ``omit_fcnt`` (bool): uplinks leave ``fCnt`` out (as an encoder that drops zero-valued fields
+  or a forwarder might); everything else is unchanged.
+- ``other_events`` (bool): the stream also holds the other integration events ChirpStack sends:
+  a ``join`` event before the first uplink after each rejoin and a ``status`` event (the
+  device-status answer: ``margin``, ``batteryLevel``...) before each device's first uplink of the
+  day, each stamped a few microseconds before its uplink. They are paged like the uplinks.
 """
 
 from __future__ import annotations
@@ -69,6 +86,7 @@ LOSS_RATE = 0.015
 RESET_EVERY_DAYS = 120  # on average, per device
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
+SHAPES = ("relay", "object", "list", "ndjson")
 STALE_DAYS = 3
 SENSOR_ERROR = 0xFFFF  # what a broken sensor sends; the codec decodes it to -1
 NS = 1_000_000_000
@@ -256,6 +274,9 @@ class _Network:
             return self._index
 
     def serve(self, request: Request, faults: dict[str, Any]) -> Response:
+        shape = str(faults.get("shape") or "relay")
+        if shape not in SHAPES:
+            return json_response({"error": f"shape {shape!r} is not one of {SHAPES}"}, status=400)
         try:
             after = parse_ns(request.query["after"]) if request.query.get("after") else None
             limit = int(request.query.get("limit") or DEFAULT_LIMIT)
@@ -263,6 +284,8 @@ class _Network:
             return json_response({"error": str(error)}, status=400)
         if not 1 <= limit <= MAX_LIMIT:
             return json_response({"error": f"limit must be 1..{MAX_LIMIT}"}, status=400)
+        if shape == "object":
+            limit = 1
         index = self.index()
         stop = len(index)
         if faults.get("stale_feed"):
@@ -271,19 +294,73 @@ class _Network:
         start = 0 if after is None else bisect.bisect_right(self._times, after)
         end = min(start + limit, stop)
         slots = index[start:end] if start < end else []
-        events = [self.render(s) for s in slots]
-        events = _apply_faults(events, faults)
+        events = self._events(slots, after, faults)
         more = bool(slots) and end < stop
         next_url = (
             request.url_for(PATH, {"after": format_ns(slots[-1].ns), "limit": limit})
             if more
             else None
         )
-        body = {"events": events, "next": next_url}
-        return Response(  # compact, as ChirpStack's own JSON
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            content_type="application/json; charset=utf-8",
-        )
+        return _respond(shape, events, next_url)
+
+    def _events(
+        self, slots: list[_Slot], after: int | None, faults: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The slots' uplinks with the data faults applied, and the other events if asked."""
+        uplinks = [self.render(slot) for slot in slots]
+        if faults.get("omit_fcnt"):
+            for event in uplinks:
+                del event["fCnt"]
+        slot_of = {id(event): slot for event, slot in zip(uplinks, slots, strict=True)}
+        events = _apply_faults(uplinks, faults)  # may add copies: they get no other events
+        if not faults.get("other_events"):
+            return events
+        mixed = []
+        for event in events:
+            slot = slot_of.get(id(event))
+            if slot is not None:
+                mixed.extend(
+                    other
+                    for other in self.others(slot)
+                    if after is None or parse_ns(other["time"]) > after
+                )
+            mixed.append(event)
+        return mixed
+
+    def others(self, slot: _Slot) -> list[dict[str, Any]]:
+        """The non-uplink events ChirpStack sends just before this uplink: ``join`` after a
+        rejoin, ``status`` (device-status answer) with the device's first uplink of the day."""
+        device = DEVICES[slot.device]
+        r = rng(DATASET, "other", device.dev_eui, slot.day.isoformat(), slot.slot)
+        rejoined = self.counter(device, slot.day)[1] == slot.slot
+        first_of_day = slot.slot == 0
+        count = rejoined + first_of_day
+        # stamped a few microseconds before the uplink, in the order ChirpStack sends them
+        times = (format_ns(slot.ns - k * 1000) for k in range(count, 0, -1))
+        events: list[dict[str, Any]] = []
+        if rejoined:
+            events.append(
+                {
+                    "deduplicationId": str(uuid.UUID(int=r.getrandbits(128), version=4)),
+                    "time": next(times),
+                    "deviceInfo": _device_info(device),
+                    "devAddr": _dev_addr(device, slot.day),
+                    "regionConfigId": REGION_CONFIG_ID,
+                }
+            )
+        if first_of_day:
+            events.append(
+                {
+                    "deduplicationId": str(uuid.UUID(int=r.getrandbits(128), version=4)),
+                    "time": next(times),
+                    "deviceInfo": _device_info(device),
+                    "margin": r.randrange(2, 20),
+                    "externalPowerSource": False,
+                    "batteryLevelUnavailable": False,
+                    "batteryLevel": round(r.uniform(60, 100), 1),
+                }
+            )
+        return events
 
     def counter(self, device: Device, day: date) -> tuple[int, int | None, date]:
         """(uplinks counted before ``day``, slot of that day's reset or None, last reset day).
@@ -326,23 +403,7 @@ class _Network:
         event = {
             "deduplicationId": str(uuid.UUID(int=r.getrandbits(128), version=4)),
             "time": format_ns(slot.ns),
-            "deviceInfo": {
-                "tenantId": TENANT_ID,
-                "tenantName": TENANT_NAME,
-                "applicationId": device.kind.application_id,
-                "applicationName": device.kind.application_name,
-                "deviceProfileId": device.kind.device_profile_id,
-                "deviceProfileName": device.kind.device_profile_name,
-                "deviceName": device.name,
-                "devEui": device.dev_eui,
-                "deviceClassEnabled": "CLASS_A",
-                "tags": {
-                    "municipality": device.municipality_id,
-                    "site": device.site,
-                    "latitude": f"{device.lat:.5f}",
-                    "longitude": f"{device.lon:.5f}",
-                },
-            },
+            "deviceInfo": _device_info(device),
             "devAddr": _dev_addr(device, last_reset),
             "adr": True,
             "dr": data_rate,
@@ -365,6 +426,44 @@ class _Network:
             "regionConfigId": REGION_CONFIG_ID,
         }
         return event
+
+
+def _device_info(device: Device) -> dict[str, Any]:
+    return {
+        "tenantId": TENANT_ID,
+        "tenantName": TENANT_NAME,
+        "applicationId": device.kind.application_id,
+        "applicationName": device.kind.application_name,
+        "deviceProfileId": device.kind.device_profile_id,
+        "deviceProfileName": device.kind.device_profile_name,
+        "deviceName": device.name,
+        "devEui": device.dev_eui,
+        "deviceClassEnabled": "CLASS_A",
+        "tags": {
+            "municipality": device.municipality_id,
+            "site": device.site,
+            "latitude": f"{device.lat:.5f}",
+            "longitude": f"{device.lon:.5f}",
+        },
+    }
+
+
+def _respond(shape: str, events: list[dict[str, Any]], next_url: str | None) -> Response:
+    """The events in the response shape asked for; compact JSON, as ChirpStack's own."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    json_type = "application/json; charset=utf-8"
+    if shape == "ndjson":
+        text = "".join(compact(event) + "\n" for event in events)
+        return Response(body=text.encode("utf-8"), content_type="application/x-ndjson")
+    if shape == "object":
+        if not events:
+            return Response(status=204, content_type=json_type)
+        return Response(body=compact(events[0]).encode("utf-8"), content_type=json_type)
+    body = events if shape == "list" else {"events": events, "next": next_url}
+    return Response(body=compact(body).encode("utf-8"), content_type=json_type)
 
 
 def _day_slots(clock: Clock, day: date) -> list[_Slot]:

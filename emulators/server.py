@@ -147,6 +147,9 @@ def _with_match(request: Request, match: re.Match[str]) -> Request:
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
+        # client's delayed ACK hold the body back ~40 ms on a kept-alive connection
+        disable_nagle_algorithm = True
         server_version = f"khonkaen-emulator-{emulator.name}"
 
         def log_message(self, format: str, *args: Any) -> None:

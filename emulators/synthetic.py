@@ -9,9 +9,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+from connectors import clock
+from connectors.clock import BANGKOK
+
 BE_OFFSET = 543  # Buddhist-era year = CE year + 543
 
 
@@ -55,7 +57,8 @@ class Clock:
 
     @classmethod
     def now(cls, history_days: int = 365) -> Clock:
-        return cls(datetime.now(BANGKOK).date(), history_days)
+        """The pipeline's today (``SMARTCITY_TODAY`` pins it)."""
+        return cls(clock.today(), history_days)
 
     @property
     def first_day(self) -> date:

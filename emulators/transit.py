@@ -22,9 +22,10 @@ Endpoints (all GET):
 Data faults honoured (``emulator.faults.data``):
 
 - ``malformed_rows`` N: GTFS: N stop_times rows with ``arrival_time`` "n/a" and stops with
-  ``stop_lat`` "n/a" (alternately); GTFS-RT: N StopTimeUpdates without ``stop_sequence`` and N
-  vehicles without ``vehicle.id``; ridership: N rows per page with ``tap_ins`` "n/a" or without
-  ``route_id`` (alternately).
+  ``stop_lat`` "n/a" (alternately); GTFS-RT: N StopTimeUpdates with neither ``stop_sequence``
+  nor ``stop_id`` and N vehicles whose position has no ``longitude`` (both forbidden by the
+  reference); ridership: N rows per page with ``tap_ins`` "n/a" or without ``route_id``
+  (alternately).
 - ``out_of_range`` N: GTFS: N stops in Bangkok; GTFS-RT: N arrivals two hours early, N vehicles in
   Bangkok; ridership: N negative ``tap_ins`` per page.
 - ``duplicate_rows`` N: N stop_times rows / StopTimeUpdates / vehicles / ridership rows repeated.
@@ -35,6 +36,14 @@ Data faults honoured (``emulator.faults.data``):
 - ``stale_feed`` true: GTFS-RT header and content freeze at the first request after the knob is
   set (until it is cleared); ridership data stops three days before yesterday. Not applicable to
   the GTFS static snapshot.
+
+Other valid shapes (data knob ``shape``; absent = the KKTS system as it is):
+
+- ``minimal``: GTFS: only the files and columns the GTFS reference requires, with
+  ``calendar_dates.txt`` listing every service day instead of ``calendar.txt`` (see
+  :mod:`emulators.transit_gtfs`); GTFS-RT: TripUpdates by route (no ``trip_id``) with
+  StopTimeUpdates by ``stop_id`` and arrival time only, VehiclePositions with only a vehicle id
+  and a position, no timestamps (see :mod:`emulators.transit_gtfs_rt`). Ridership is unchanged.
 """
 
 from __future__ import annotations
@@ -48,12 +57,10 @@ from emulators.synthetic import BANGKOK, MUNICIPALITIES, Clock
 from emulators.transit_gtfs import gtfs_zip
 from emulators.transit_gtfs_rt import (
     archive_zip,
-    encode_trip_updates,
-    encode_vehicle_positions,
-    fault_trip_rows,
-    fault_vehicle_rows,
     live_trip_rows,
     midnight,
+    trip_updates_body,
+    vehicle_positions_body,
     vehicle_rows,
 )
 from emulators.transit_ridership import apply_faults, day_rows
@@ -89,15 +96,13 @@ def build(
     def trip_updates(_: Request) -> Response:
         seconds = now()
         rows = live_trip_rows(clock.today, seconds)
-        fault_trip_rows(rows, emulator.faults.data)
-        body = encode_trip_updates(rows, midnight(clock.today) + seconds)
+        body = trip_updates_body(rows, midnight(clock.today) + seconds, emulator.faults.data)
         return Response(body=body, content_type=PROTOBUF)
 
     def vehicle_positions(_: Request) -> Response:
         seconds = now()
         rows = vehicle_rows(clock.today, seconds)
-        fault_vehicle_rows(rows, emulator.faults.data)
-        body = encode_vehicle_positions(rows, midnight(clock.today) + seconds)
+        body = vehicle_positions_body(rows, midnight(clock.today) + seconds, emulator.faults.data)
         return Response(body=body, content_type=PROTOBUF)
 
     def archive(request: Request) -> Response:

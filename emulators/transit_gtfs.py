@@ -8,6 +8,13 @@ Friday) and ``WE`` (weekends). Evening LRT trips and the airport bus run past mi
 
 The timetable is plain data (no randomness), so the GTFS-RT and ridership emulators can build on
 the very same trips, stop sequences and routes.
+
+``shape`` (data knob; absent = the KKTS feed as it is):
+
+- ``minimal``: only what the GTFS reference requires: agency, routes, stops, trips, stop_times
+  and ``calendar_dates.txt`` (one ``exception_type`` 1 row per service day of the feed's
+  validity) instead of ``calendar.txt``; no ``feed_info.txt``; only required (and, for stops and
+  stop times, conditionally required) columns, so no ``agency_id`` (a single agency).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import math
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -402,7 +409,36 @@ def write_zip(files: Mapping[str, Iterable[dict[str, Any]]], stamp: date) -> byt
     return buffer.getvalue()
 
 
+MINIMAL = "minimal"
+_MINIMAL_COLUMNS = {
+    "agency.txt": ("agency_name", "agency_url", "agency_timezone"),
+    "routes.txt": ("route_id", "route_short_name", "route_type"),
+    "stops.txt": ("stop_id", "stop_name", "stop_lat", "stop_lon"),
+    "trips.txt": ("route_id", "service_id", "trip_id"),
+    "stop_times.txt": ("trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"),
+}
+
+
+def minimal_files(
+    files: Mapping[str, list[dict[str, Any]]], today: date, first_day: date
+) -> dict[str, list[dict[str, Any]]]:
+    """The ``minimal`` shape of the feed: required files and columns, service by date."""
+    shaped = {
+        name: [{c: row[c] for c in columns if c in row} for row in files[name]]
+        for name, columns in _MINIMAL_COLUMNS.items()
+    }
+    start, end = feed_window(today, first_day)
+    shaped["calendar_dates.txt"] = [
+        {"service_id": service_id(day), "date": f"{day:%Y%m%d}", "exception_type": 1}
+        for day in (start + timedelta(days=n) for n in range((end - start).days + 1))
+    ]
+    return shaped
+
+
 def gtfs_zip(today: date, first_day: date, faults: Mapping[str, Any]) -> bytes:
+    """The feed's zip, data faults then ``shape`` applied (see the module docstring)."""
     files = feed_files(today, first_day)
     apply_faults(files, faults)
+    if faults.get("shape") == MINIMAL:
+        files = minimal_files(files, today, first_day)
     return write_zip(files, feed_window(today, first_day)[0])

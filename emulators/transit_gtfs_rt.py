@@ -10,7 +10,17 @@ TripUpdates FeedMessage per service day (``<YYYY-MM-DD>/trip-updates.pb``), with
 dates so that the same days give the same bytes.
 
 Rows are built as plain dicts (named like the raw table's columns), the data faults are applied
-to those dicts, and only then are they encoded as protobuf.
+to those dicts, then the ``shape`` knob, and only then are they encoded as protobuf
+(:func:`trip_updates_body`, :func:`vehicle_positions_body`).
+
+``shape`` (data knob; absent = the KKTS feed as it is):
+
+- ``minimal``: the least the GTFS-Realtime reference allows. The header has no incrementality;
+  TripUpdates name their trip by ``route_id``, ``direction_id``, ``start_time`` and
+  ``start_date`` (no ``trip_id``), carry no vehicle, timestamp or schedule relationship, and
+  their StopTimeUpdates give only ``stop_id`` and ``arrival.time`` (no ``stop_sequence``, delay,
+  uncertainty or departure); VehiclePositions carry only ``vehicle.id`` and a position (no trip,
+  timestamp, stop or status). Applies to the live feeds and to the archive.
 """
 
 from __future__ import annotations
@@ -138,14 +148,12 @@ def archive_trip_rows(day: date) -> list[dict[str, Any]]:
 def archive_zip(days: Iterable[date], faults: Mapping[str, Any]) -> bytes:
     """The end-of-day TripUpdates of ``days``, one FeedMessage per day, in one zip.
 
-    The data faults apply to each day's feed. Every member is dated at its day's closing time,
-    so the same days (and faults) always give the same bytes.
+    The data faults and the shape apply to each day's feed. Every member is dated at its day's
+    closing time, so the same days (and knobs) always give the same bytes.
     """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for day in days:
-            rows = archive_trip_rows(day)
-            fault_trip_rows(rows, faults)
             closed = midnight(day) + END_OF_DAY
             info = zipfile.ZipInfo(
                 ARCHIVE_MEMBER.format(day=day.isoformat()),
@@ -154,7 +162,8 @@ def archive_zip(days: Iterable[date], faults: Mapping[str, Any]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             # the fastest deflate: a month is ~9 MB of protobuf, built on request
-            archive.writestr(info, encode_trip_updates(rows, closed), compresslevel=1)
+            body = trip_updates_body(archive_trip_rows(day), closed, faults)
+            archive.writestr(info, body, compresslevel=1)
     return buffer.getvalue()
 
 
@@ -236,7 +245,8 @@ def fault_trip_rows(rows: list[dict[str, Any]], faults: Mapping[str, Any]) -> No
     """Data faults on StopTimeUpdates (the rows of the raw table), in place."""
     updates = [(trip, stop) for trip in rows for stop in trip["stops"]]
     for index in targets(faults, "malformed_rows", len(updates)):
-        updates[index][1].pop("stop_sequence", None)  # only stop_id left: key missing
+        updates[index][1].pop("stop_sequence", None)  # no stop named at all: the reference
+        updates[index][1].pop("stop_id", None)  # asks for stop_sequence or stop_id
     for index in targets(faults, "out_of_range", len(updates)):
         stop = updates[index][1]
         stop["arrival_time"] -= 7200 + stop["arrival_delay"]
@@ -256,7 +266,7 @@ def fault_trip_rows(rows: list[dict[str, Any]], faults: Mapping[str, Any]) -> No
 
 def fault_vehicle_rows(rows: list[dict[str, Any]], faults: Mapping[str, Any]) -> None:
     for index in targets(faults, "malformed_rows", len(rows)):
-        rows[index].pop("vehicle_id", None)
+        rows[index].pop("longitude", None)  # a Position requires latitude and longitude
     for index in targets(faults, "out_of_range", len(rows)):
         rows[index]["latitude"], rows[index]["longitude"] = OUTSIDE_PROVINCE
     for index in targets(faults, "unknown_codes", len(rows)):
@@ -269,13 +279,50 @@ def fault_vehicle_rows(rows: list[dict[str, Any]], faults: Mapping[str, Any]) ->
             row.pop(missing, None)
 
 
+# --------------------------------------------------------------------------- shapes
+
+MINIMAL = "minimal"
+_MINIMAL_TRIP_DROPS = ("trip_id", "vehicle_id", "trip_update_timestamp")
+_MINIMAL_STOP_KEEPS = ("stop_id", "arrival_time")
+_MINIMAL_VEHICLE_KEEPS = ("entity_id", "vehicle_id", "latitude", "longitude")
+
+
+def trip_updates_body(rows: list[dict[str, Any]], timestamp: int, data: Mapping[str, Any]) -> bytes:
+    """The TripUpdates FeedMessage of ``rows``, with the data faults and the shape applied."""
+    fault_trip_rows(rows, data)
+    minimal = data.get("shape") == MINIMAL
+    if minimal:
+        for row in rows:
+            for name in _MINIMAL_TRIP_DROPS:
+                row.pop(name, None)
+            row["schedule_relationship"] = None
+            row["stops"] = [
+                {name: stop[name] for name in _MINIMAL_STOP_KEEPS if name in stop}
+                | {"schedule_relationship": None}
+                for stop in row["stops"]
+            ]
+    return encode_trip_updates(rows, timestamp, full_dataset=not minimal)
+
+
+def vehicle_positions_body(
+    rows: list[dict[str, Any]], timestamp: int, data: Mapping[str, Any]
+) -> bytes:
+    """The VehiclePositions FeedMessage of ``rows``, with the data faults and the shape applied."""
+    fault_vehicle_rows(rows, data)
+    minimal = data.get("shape") == MINIMAL
+    if minimal:
+        rows = [{k: row[k] for k in _MINIMAL_VEHICLE_KEEPS if k in row} for row in rows]
+    return encode_vehicle_positions(rows, timestamp, full_dataset=not minimal)
+
+
 # --------------------------------------------------------------------------- protobuf
 
 
-def _feed(timestamp: int) -> rt.FeedMessage:
+def _feed(timestamp: int, full_dataset: bool = True) -> rt.FeedMessage:
     message = rt.FeedMessage()
     message.header.gtfs_realtime_version = "2.0"
-    message.header.incrementality = rt.FeedHeader.FULL_DATASET
+    if full_dataset:  # absent means FULL_DATASET too: the minimal shape leaves it out
+        message.header.incrementality = rt.FeedHeader.FULL_DATASET
     message.header.timestamp = timestamp
     return message
 
@@ -293,14 +340,19 @@ _EVENT_FIELDS = tuple(
 )
 
 
-def encode_trip_updates(rows: list[dict[str, Any]], timestamp: int) -> bytes:
-    message = _feed(timestamp)
+def encode_trip_updates(
+    rows: list[dict[str, Any]], timestamp: int, *, full_dataset: bool = True
+) -> bytes:
+    """Rows as a TripUpdates FeedMessage; a schedule relationship is SCHEDULED unless the row
+    (or stop) sets ``schedule_relationship`` to ``None`` (left out)."""
+    message = _feed(timestamp, full_dataset)
     for row in rows:
         entity = message.entity.add()
         entity.id = row.get("entity_id", row.get("trip_id", ""))
         update = entity.trip_update
         _trip_descriptor(update.trip, row)
-        update.trip.schedule_relationship = rt.TripDescriptor.SCHEDULED
+        if row.get("schedule_relationship", "SCHEDULED") is not None:
+            update.trip.schedule_relationship = rt.TripDescriptor.SCHEDULED
         if row.get("vehicle_id"):
             update.vehicle.id = row["vehicle_id"]
         if row.get("trip_update_timestamp") is not None:
@@ -323,12 +375,15 @@ def encode_trip_updates(rows: list[dict[str, Any]], timestamp: int) -> bytes:
                     event.delay = delay
                 if uncertainty is not None:
                     event.uncertainty = uncertainty
-            out.schedule_relationship = _SCHEDULED
+            if get("schedule_relationship", "SCHEDULED") is not None:
+                out.schedule_relationship = _SCHEDULED
     return message.SerializePartialToString()
 
 
-def encode_vehicle_positions(rows: list[dict[str, Any]], timestamp: int) -> bytes:
-    message = _feed(timestamp)
+def encode_vehicle_positions(
+    rows: list[dict[str, Any]], timestamp: int, *, full_dataset: bool = True
+) -> bytes:
+    message = _feed(timestamp, full_dataset)
     for row in rows:
         entity = message.entity.add()
         entity.id = row.get("entity_id", "")

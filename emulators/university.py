@@ -42,6 +42,20 @@ Data faults (``emulator.faults.data``)
 - ``bad_encoding`` (N, CSV only): N rows whose hospital name is written in UTF-8, not cp874.
 - ``operation_outcome`` (str, FHIR only): every search answers ``400`` with an ``OperationOutcome``
   (severity ``error``) whose diagnostics is this text.
+
+Shapes (``emulator.faults.data["shape"]``, FHIR only; other valid answers than a searchset)
+-------------------------------------------------------------------------------------------
+- ``searchset`` (default): as above.
+- ``collection``: the same pages as a ``collection`` Bundle (no ``total``, no ``entry.search``),
+  still with ``self``/``next`` links; a page that holds reports starts with the reporter
+  ``Organization`` entry (a resource of another type, which the connector skips).
+- ``transaction`` / ``batch``: the same pages as a ``transaction`` / ``batch`` Bundle: every entry
+  has ``fullUrl``, ``resource`` and ``request`` (``PUT MeasureReport/<id>``, ``POST MeasureReport``
+  for a report without id, ``PUT Organization/kku-hospital`` for the reporter entry first).
+- ``resource``: the first report that matches the search, bare (a lone ``MeasureReport``, as an
+  ``$evaluate-measure`` answer is), with no Bundle and so no ``next`` link; when nothing matches,
+  an empty searchset Bundle. The connector reads all reports by asking again with
+  ``_lastUpdated=gt<the last report's lastUpdated>``: one request per report.
 """
 
 from __future__ import annotations
@@ -68,6 +82,7 @@ UCUM = "http://unitsofmeasure.org"
 REPORTER = {"reference": "Organization/kku-hospital", "display": "โรงพยาบาลศรีนครินทร์"}
 STALE_DAYS = 3
 DEFAULT_COUNT, MAX_COUNT = 50, 1000
+SHAPES = ("searchset", "collection", "transaction", "batch")  # and "resource": one bare report
 
 # Expected events per 1,000 inhabitants per day.
 _DAILY_RATES = {"telemedicine-consultations": 0.30, "ems-calls": 0.13}
@@ -453,25 +468,68 @@ def _search(data: _Data, faults: dict[str, Any], request: Request) -> Response:
     if count and offset + count < len(reports):
         next_query = {**query, "_offset": offset + count}
         links.append({"relation": "next", "url": request.url_for(request.path, next_query)})
+    shape = faults.get("shape") or "searchset"
+    if shape == "resource":
+        count = min(count, 1)
     page = [copy.deepcopy(r) for r in reports[offset : offset + count]] if count else []
     page = _damage_reports(page, faults, offset)
+    if shape == "resource":
+        return _lone_report(page)
+    if shape not in SHAPES:
+        return _outcome(
+            f"unknown emulator shape {shape!r}: use one of {', '.join(SHAPES)}, resource"
+        )
     bundle = {
         "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(reports),
+        "type": shape,
         "link": links,
-        "entry": [
-            {
-                "fullUrl": request.url_for(f"/fhir/MeasureReport/{r['id']}")
-                if "id" in r
-                else f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for i, r in enumerate(page)
-        ],
+        "entry": [_entry(request, shape, r, i) for i, r in enumerate(page)],
     }
+    if shape == "searchset":  # bdl-1: total only in a search (or history) Bundle
+        bundle["total"] = len(reports)
+    elif page:  # the reporter travels with the reports, as a collection or a write would carry it
+        bundle["entry"].insert(0, _reporter_entry(request, shape))
     return json_response(bundle, content_type=FHIR_JSON)
+
+
+def _full_url(request: Request, report: dict[str, Any], index: int) -> str:
+    if "id" in report:
+        return request.url_for(f"/fhir/MeasureReport/{report['id']}")
+    return f"urn:uuid:00000000-0000-4000-8000-{index:012d}"
+
+
+def _entry(request: Request, shape: str, report: dict[str, Any], index: int) -> dict[str, Any]:
+    """One Bundle entry of ``shape``: ``search`` only in a searchset (bdl-2), ``request`` only in
+    a transaction or batch (bdl-3)."""
+    entry: dict[str, Any] = {"fullUrl": _full_url(request, report, index), "resource": report}
+    if shape == "searchset":
+        entry["search"] = {"mode": "match"}
+    elif shape in {"transaction", "batch"}:
+        if "id" in report:
+            entry["request"] = {"method": "PUT", "url": f"MeasureReport/{report['id']}"}
+        else:
+            entry["request"] = {"method": "POST", "url": "MeasureReport"}
+    return entry
+
+
+def _reporter_entry(request: Request, shape: str) -> dict[str, Any]:
+    organization = {
+        "resourceType": "Organization",
+        "id": REPORTER["reference"].split("/")[1],
+        "name": REPORTER["display"],
+    }
+    entry = {"fullUrl": request.url_for(f"/fhir/{REPORTER['reference']}"), "resource": organization}
+    if shape in {"transaction", "batch"}:
+        entry["request"] = {"method": "PUT", "url": REPORTER["reference"]}
+    return entry
+
+
+def _lone_report(page: list[dict[str, Any]]) -> Response:
+    """The first report of the page, bare; an empty searchset Bundle when there is none."""
+    if page:
+        return json_response(page[0], content_type=FHIR_JSON)
+    empty = {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}
+    return json_response(empty, content_type=FHIR_JSON)
 
 
 def _positions(faults: dict[str, Any], kind: str, size: int, salt: object) -> list[int]:

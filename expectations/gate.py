@@ -4,13 +4,15 @@ Each table of a batch is copied into an in-memory DuckDB database (``:memory:bat
 only through GX's own engine) under the table's name, with each row's position as ``_row``;
 GX's SQL datasource then validates it there, so the rows a check fails come back by position.
 Every result is also kept in GX's validation store under the data directory, from which
-:meth:`Gate.build_docs` renders Data Docs.
+:meth:`Gate.build_docs` renders Data Docs that open offline (:mod:`expectations.data_docs`).
 
 Suites are named after the raw table. Each expectation's ``meta`` carries ``severity``
 (``critical`` or ``warning``); ``"scope": "latest"`` marks a freshness check, run only on the
-last non-empty batch of a run. Suites get these parameters: ``fresh_after`` (a UTC timestamp)
-and ``fresh_after_date``; ``min_rows``/``max_rows`` (half and twice the rows the previous batch
-from the same source put in this table, when there was one).
+last non-empty batch of a run. Queries that judge time use the macros ``pipeline_now()`` and
+``pipeline_today()`` (Asia/Bangkok): the pipeline's clock, never DuckDB's. Suites get these
+parameters: ``fresh_after`` (a UTC timestamp) and ``fresh_after_date``; ``min_rows``/``max_rows``
+(half and twice the rows the previous batch from the same source put in this table, when there
+was one).
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from connectors import clock
 from connectors.base import ROW, Table
+from expectations.data_docs import make_offline
 from warehouse.loader import ARROW_TYPES
 from warehouse.validation import CRITICAL, Checks, Outcome
 
@@ -78,7 +83,7 @@ class Gate:
             outcomes = {id(item): self._outcome(table.name, item) for item in result.results}
         # GX returns results in its own order; the suite's order (schema checks first) is the
         # order a reader expects, and the first failure in it names a batch set aside whole.
-        order = {_name(e.configuration): i for i, e in enumerate(chosen)}
+        order = {check_name(e.configuration): i for i, e in enumerate(chosen)}
         return sorted(outcomes.values(), key=lambda o: order.get(o.expectation, len(order)))
 
     def suite(self, name: str) -> Any:
@@ -87,12 +92,17 @@ class Gate:
         return self._suites[name]
 
     def build_docs(self) -> Path:
-        """Render Data Docs for the results stored since the last build; the site's index."""
+        """Render Data Docs for the results stored since the last build and their suites, with
+        local assets only (:mod:`expectations.data_docs`, so they open offline); the site's
+        index."""
+        site = self.output_dir / "data_docs"
         with self._lock:
             stored, self._stored = self._stored, []
             if stored:
-                self.context.build_data_docs(resource_identifiers=stored)
-        return self.output_dir / "data_docs" / "index.html"
+                started = time.time()
+                self.context.build_data_docs(resource_identifiers=[*stored, *_suites_of(stored)])
+                make_offline(site, since=started)
+        return site / "index.html"
 
     def _stage(self, table: Table, rows: list[dict[str, Any]], missing: set[str]) -> None:
         """Replace the in-memory copy of ``table`` with this batch, leaving out missing columns."""
@@ -108,6 +118,14 @@ class Gate:
             duck.register("staged", batch)
             duck.execute(f"create or replace table {table.name} as select * from staged")
             duck.unregister("staged")
+            # the pipeline's clock for checks against "now" (SMARTCITY_TODAY pins its day)
+            now = clock.now()
+            duck.execute(
+                f"create or replace macro pipeline_now() as timestamptz '{now.isoformat()}'"
+            )
+            duck.execute(
+                f"create or replace macro pipeline_today() as date '{clock.today().isoformat()}'"
+            )
             connection.commit()
         finally:
             connection.close()
@@ -119,7 +137,7 @@ class Gate:
         failed_rows = () if item.success or error else self._failed_rows(table, config, result)
         return Outcome(
             table=table,
-            expectation=_name(config),
+            expectation=check_name(config),
             severity=config.meta.get("severity", CRITICAL),
             success=bool(item.success),
             observed=f"could not run: {error}" if error else _observed(result),
@@ -175,6 +193,16 @@ class Gate:
         self._stored.append(identifier)
 
 
+def _suites_of(results: list[Any]) -> list[Any]:
+    """The suites of these validation results, for their pages (the index links to them)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    names = sorted({r.expectation_suite_identifier.name for r in results})
+    return [ExpectationSuiteIdentifier(name=name) for name in names]
+
+
 def _parameters(table: str, checks: Checks) -> dict[str, Any]:
     fresh_after = checks.fresh_after or _EPOCH
     previous = checks.previous_rows.get(table)
@@ -186,7 +214,8 @@ def _parameters(table: str, checks: Checks) -> dict[str, Any]:
     }
 
 
-def _name(config: Any) -> str:
+def check_name(config: Any) -> str:
+    """The name a check goes by in audit.validations and the reports: its type and subject."""
     kwargs = config.kwargs
     if config.type == "unexpected_rows_expectation":
         described = config.description or kwargs.get("description")

@@ -10,21 +10,14 @@ that arrive unchanged untouched, so a backfill over days already loaded changes 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.logging.handlers import PrefectConsoleHandler
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.theme import Theme
 
 from connectors.registry import connector_for
 from flows.config import Settings
-from flows.ingest import DatasetSummary, batch_line, gate_for
+from flows.ingest import DatasetSummary, batch_line, build_docs, lazy_gate, worth_retrying
 from flows.runs import flow_settings, recorded_run
 from warehouse.ingest import backfill_range, backfill_source
 from warehouse.loader import BatchResult
@@ -45,76 +38,44 @@ def backfill(
     """
     first, last = backfill_range(connector_for(dataset), start, end)  # before the ledger
     settings = flow_settings(config, data_dir)
-    with recorded_run(settings, [dataset]) as run_id:
+    with recorded_run(settings, [dataset], report=True) as run_id:
         summary = backfill_dataset(settings, dataset, first, last, run_id)
-        gate_for(settings).build_docs()
+        build_docs(settings)
         return summary
 
 
 @task(
     retries=2,
     retry_delay_seconds=[10, 60],
+    retry_condition_fn=worth_retrying,
     cache_policy=NO_CACHE,
     task_run_name="backfill {dataset} {start} to {end}",
 )
 def backfill_dataset(
     settings: Settings, dataset: str, start: date, end: date, run_id: str
 ) -> DatasetSummary:
-    """Extract, land and load the range, under a progress bar. I/O: retried, and safe to retry."""
+    """Extract, land and load the range; each batch logs its outcome and the running totals
+    (no source says how many pages it will send, so there is no percentage). I/O: retried, and
+    safe to retry."""
     logger = get_run_logger()
     results: list[BatchResult] = []
-    with _progress() as progress:
-        bar = progress.add_task(f"{dataset} {start} to {end}", total=None, counts="")
 
-        def report(result: BatchResult) -> None:
-            results.append(result)
-            summary = DatasetSummary.of(dataset, results)
-            progress.update(bar, counts=_counts(summary))
-            logger.info(batch_line(result))
+    def report(result: BatchResult) -> None:
+        results.append(result)
+        so_far = _counts(DatasetSummary.of(dataset, results))
+        logger.info("%s; %s %s to %s so far: %s", batch_line(result), dataset, start, end, so_far)
 
-        backfill_source(
-            settings.warehouse,
-            connector_for(dataset),
-            settings.source(dataset),
-            start,
-            end,
-            run_id,
-            validate=gate_for(settings),
-            on_batch=report,
-        )
-        progress.update(bar, total=1, completed=1)
+    backfill_source(
+        settings.warehouse,
+        connector_for(dataset),
+        settings.source(dataset),
+        start,
+        end,
+        run_id,
+        validate=lazy_gate(settings),
+        on_batch=report,
+    )
     return DatasetSummary.of(dataset, results)
-
-
-@contextmanager
-def _progress() -> Iterator[Progress]:
-    """A bar that pulses (no source says how many pages it will send) and counts the batches.
-
-    It draws on the console Prefect logs to (stderr), so that log lines print above the bar
-    instead of through it; stdout keeps the command's summary. That console's theme lacks
-    rich's default styles, which the bar needs: they are lent to it while the bar shows.
-    """
-    console = _log_console()
-    console.push_theme(Theme(), inherit=True)
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            yield progress
-    finally:
-        console.pop_theme()
-
-
-def _log_console() -> Console:
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler):
-            return handler.console
-    return Console(stderr=True)
 
 
 def _counts(summary: DatasetSummary) -> str:

@@ -1,16 +1,18 @@
 """``smartcity``: the steward's command line.
 
 Prefect and the connectors are imported inside the commands, so ``smartcity --help`` stays instant.
-Every command exits 0 on success, or non-zero with a one-line reason.
+Every command exits 0 on success, or non-zero with one line on stderr saying what failed (usage
+errors too); ``--verbose`` adds Prefect's own log and the traceback. Commands that run a flow
+print its progress, then its run id and the path of its data-quality report.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,9 +41,64 @@ DataDirOption = Annotated[
 ]
 
 
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        help="Take this day (YYYY-MM-DD, Asia/Bangkok) as today: what counts as complete, "
+        "fresh or in progress (default: $SMARTCITY_TODAY, else the wall clock)",
+    ),
+]
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Show Prefect's log and, on failure, the traceback"),
+]
+
+
 @app.callback()
-def main(ctx: typer.Context, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def options(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    today: TodayOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    global _VERBOSE
+    _VERBOSE = verbose
+    if today is not None:
+        from connectors.clock import TODAY_VARIABLE, parse_day
+
+        os.environ[TODAY_VARIABLE] = parse_day(today, "--today").isoformat()
     ctx.obj = {"config": config, "data_dir": data_dir}
+
+
+_VERBOSE = False
+
+
+def main() -> None:
+    """The ``smartcity`` entry point: usage errors, like every failure, are one line on stderr."""
+    from typer.exceptions import TyperException
+
+    try:
+        code = app(prog_name="smartcity", standalone_mode=False)
+    except TyperException as error:  # typer's own click: usage errors and their kin
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+            typer.echo(context.get_help())
+            code = 0
+        else:
+            hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+            typer.echo(f"error: {error.format_message()}{hint}", err=True)
+            code = error.exit_code
+    except typer.Exit as done:
+        code = done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        code = 130
+    except Exception as error:  # raised outside a command, e.g. by a global option's check
+        _report(error)
+        code = 1
+    sys.exit(code or 0)
 
 
 def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,11 +114,20 @@ def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
         except Exception as error:
-            message = str(error).splitlines()[0] if str(error) else ""
-            typer.echo(f"error: {type(error).__name__}: {message}", err=True)
+            _report(error)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _report(error: Exception) -> None:
+    """The error's first line on stderr; with --verbose, its traceback first."""
+    if _VERBOSE:
+        import traceback
+
+        traceback.print_exception(error)
+    message = str(error).splitlines()[0] if str(error) else ""
+    typer.echo(f"error: {type(error).__name__}: {message}", err=True)
 
 
 @app.command()
@@ -112,8 +178,7 @@ def ingest(
     _prepare_prefect()
     from flows.ingest import ingest as ingest_flow
 
-    summaries = ingest_flow(datasets=datasets, url=url, **_flow_params(ctx))
-    _print_summaries(summaries)
+    _run(ctx, ingest_flow, _print_summaries, datasets=datasets, url=url)
 
 
 @app.command("ingest-file")
@@ -124,12 +189,17 @@ def ingest_file(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The file")],
 ) -> None:
     """Land and load a file a steward received by hand, e.g. a GTFS zip."""
+    from connectors.registry import connector_for
+    from warehouse.ingest import received_file
+
     _check_known([dataset])
+    received_file(connector_for(dataset), path)  # not the dataset's kind: refused, nothing landed
     _prepare_prefect()
     from flows.ingest import ingest_received_file
 
-    summary = ingest_received_file(dataset=dataset, path=str(path), **_flow_params(ctx))
-    _print_summaries([summary])
+    _run(
+        ctx, ingest_received_file, lambda s: _print_summaries([s]), dataset=dataset, path=str(path)
+    )
 
 
 @app.command()
@@ -139,7 +209,7 @@ def run(ctx: typer.Context) -> None:
     _prepare_prefect()
     from flows.programme import programme_daily
 
-    _print_summaries(programme_daily(**_flow_params(ctx)))
+    _run(ctx, programme_daily, _print_summaries)
 
 
 @app.command()
@@ -154,8 +224,12 @@ def transform(
     _prepare_prefect()
     from flows.transform import transform as transform_flow
 
-    transform_flow(full_refresh=full_refresh, **_flow_params(ctx))
-    typer.echo("KPIs built: see `smartcity kpis`")
+    _run(
+        ctx,
+        transform_flow,
+        lambda _: typer.echo("KPIs built: see `smartcity kpis`"),
+        full_refresh=full_refresh,
+    )
 
 
 @app.command()
@@ -174,8 +248,7 @@ def demo(
         _prepare_prefect()
         from flows.programme import programme_daily
 
-        summaries = programme_daily(**_flow_params(ctx))
-    _print_summaries(summaries)
+        _run(ctx, programme_daily, _print_summaries)
     data_dir = settings.data_dir.resolve()
     typer.echo(f"\ndone in {time.monotonic() - started:.0f} s. Outputs:")
     reports = data_dir / "reports"
@@ -251,8 +324,9 @@ def export(
     _prepare_prefect()
     from flows.export import export as export_flow
 
-    for folder in export_flow(partners=partner, **_flow_params(ctx)):
-        typer.echo(f"{folder}")
+    _run(
+        ctx, export_flow, lambda folders: typer.echo("\n".join(map(str, folders))), partners=partner
+    )
 
 
 @app.command()
@@ -268,7 +342,7 @@ def dashboard(ctx: typer.Context) -> None:
 @_fails_cleanly
 def serve(ctx: typer.Context) -> None:
     """Serve the deployments of prefect.yaml on their schedules until stopped (Ctrl-C)."""
-    _prepare_prefect()
+    _prepare_prefect(quiet=False)
     from flows.serve import serve as serve_deployments
 
     serve_deployments(**_flow_params(ctx))
@@ -283,16 +357,24 @@ def backfill(
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
 ) -> None:
     """Re-extract a date range of a dataset and load it again (idempotent); the watermark stays."""
+    from connectors.clock import parse_day
     from connectors.registry import connector_for
     from warehouse.ingest import backfill_range
 
     _check_known([dataset])
-    backfill_range(connector_for(dataset), start, end)  # refused before Prefect starts
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    backfill_range(connector_for(dataset), first.isoformat(), last.isoformat())  # before Prefect
     _prepare_prefect()
     from flows.backfill import backfill as backfill_flow
 
-    summary = backfill_flow(dataset=dataset, start=start, end=end, **_flow_params(ctx))
-    _print_summaries([summary])
+    _run(
+        ctx,
+        backfill_flow,
+        _print_summary,
+        dataset=dataset,
+        start=first.isoformat(),
+        end=last.isoformat(),
+    )
 
 
 @app.command()
@@ -307,10 +389,11 @@ def kpis(
         str | None, typer.Option(help="Municipality id, or its English or Thai name")
     ] = None,
     period: Annotated[
-        str | None, typer.Option(help="Period label, e.g. 2026-10, 2026, 'FY 2569 BE'")
+        str | None,
+        typer.Option(help="Period, e.g. 2026-10 or 'month 2026-10', 2026, 'FY 2569 BE'"),
     ] = None,
 ) -> None:
-    """The KPI table: each KPI's latest period (or --period), per municipality or route."""
+    """The KPI table: each KPI's latest ended period and the one in progress (or --period)."""
     from rich.table import Table
 
     from warehouse.kpis import formatted, latest_kpis
@@ -321,14 +404,20 @@ def kpis(
     if not rows:
         raise LookupError("no KPI value matches: run `smartcity run` (or `transform`) first?")
     table = Table(title="KPIs" + (f" ({area})" if area else ""))
-    for header in ("KPI", "name", "where", "period", "value", "unit", "target", "status"):
+    headers = ("KPI", "name", "where", "period", "coverage", "value", "unit", "target", "status")
+    for header in headers:
         table.add_column(header, justify="right" if header in {"value", "target"} else "left")
     for row in rows:
         table.add_row(
-            row.kpi_id, row.name_en, row.where, row.period, formatted(row.value), row.unit,
-            formatted(row.target), row.status,
+            row.kpi_id, row.name_en, row.where, row.period, row.coverage,
+            formatted(row.value, row.decimals), row.unit, formatted(row.target, row.decimals),
+            row.status,
         )  # fmt: skip
     _console().print(table)
+    typer.echo(
+        "in_progress: the period has not ended; partial: it has ended, but the data covers "
+        "only part of it. Neither is judged against the target."
+    )
 
 
 report_app = typer.Typer(help="Reports for auditors and partners.", no_args_is_help=True)
@@ -343,7 +432,13 @@ def report_quality(
         str | None, typer.Option(help="Flow run to report (default: the latest programme run)")
     ] = None,
 ) -> None:
-    """Data-quality report: checks run, failed and rows set aside, per dataset and batch."""
+    """Data-quality report: checks run, failed and rows set aside, per dataset and batch.
+
+    A run's report is written once, as the run ends, and kept: asking again shows the same
+    figures (freshness as at the run's end), never figures gathered anew.
+    """
+    from datetime import datetime
+
     from flows.quality import quality_report
 
     folder, report = quality_report(_load_settings(ctx), run_id)
@@ -352,8 +447,33 @@ def report_quality(
         f"{totals['batch_count']} batches, {totals['rows_quarantined']:,} rows quarantined, "
         f"{totals['failed_critical']} critical and {totals['failed_warning']} warning failures"
     )
+    written = _bangkok(datetime.fromisoformat(str(report["generated_at"])))
+    judged = _bangkok(datetime.fromisoformat(str(report["freshness_judged_at"])))
+    state = "final" if report.get("final") else "provisional: the run is still going"
+    typer.echo(f"written {written}, freshness as at {judged} (Bangkok); {state}")
     typer.echo(f"report: {folder / 'index.html'}")
     typer.echo(f"data:   {folder / 'quality.json'}")
+
+
+def _run(ctx: typer.Context, flow: Any, show: Callable[[Any], None], **params: Any) -> None:
+    """Run ``flow`` with its progress on stdout; ``show`` its result; end with its run id and
+    data-quality report, failed or not. A failure is raised for :func:`_fails_cleanly`."""
+    settings = _load_settings(ctx)
+    from flows.console import progress_to
+
+    with progress_to(sys.stdout, settings.data_dir / "logs" / "prefect.log", verbose=_VERBOSE):
+        state = flow(**params, **_flow_params(ctx), return_state=True)
+    result = state.result(raise_on_failure=False)
+    failed = not state.is_completed()
+    if not failed:
+        show(result)
+    run_id = state.state_details.flow_run_id
+    typer.echo(f"run id: {run_id}")
+    report = settings.data_dir / "reports" / "quality" / str(run_id) / "index.html"
+    if report.exists():
+        typer.echo(f"report: {report}")
+    if failed:
+        raise result if isinstance(result, Exception) else RuntimeError(state.message)
 
 
 def _load_settings(ctx: typer.Context):
@@ -378,8 +498,17 @@ def _flow_params(ctx: typer.Context) -> dict[str, str | None]:
     }
 
 
-def _prepare_prefect() -> None:
-    """Set Prefect up for a local run before the flows (and Prefect) are imported."""
+def _prepare_prefect(quiet: bool = True) -> None:
+    """Set Prefect up for a local run before the flows (and Prefect) are imported: its own
+    console log only with --verbose (our progress lines are printed by flows.console), or when
+    not ``quiet`` (``serve``, whose output is the runner's log)."""
+    if quiet and not _VERBOSE:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        # the ephemeral API runs in a subprocess that shares our stderr
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+        # a library that calls logging.basicConfig() on import (dbt's snowplow_tracker) would
+        # otherwise print every log record to stderr
+        logging.getLogger().addHandler(logging.NullHandler())
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -388,10 +517,11 @@ def _prepare_prefect() -> None:
 
 
 def _clock(settings: Any, today: str | None, history_days: int | None):
+    from connectors.clock import parse_day
     from emulators.synthetic import Clock
 
     days = history_days or settings.emulator_history_days
-    return Clock(date.fromisoformat(today), days) if today else Clock.now(days)
+    return Clock(parse_day(today, "--today"), days) if today else Clock.now(days)
 
 
 def _bangkok(moment: Any) -> str:
@@ -425,6 +555,15 @@ def _print_summaries(summaries: list[Any]) -> None:
     _console().print(table)
 
 
+def _print_summary(summary: Any) -> None:
+    _print_summaries([summary])
+
+
+def _print_folders(folders: list[Any]) -> None:
+    for folder in folders:
+        typer.echo(str(folder))
+
+
 def _console():
     """A rich console; when output goes to a file or pipe, wide enough not to wrap the tables."""
     from rich.console import Console
@@ -433,4 +572,4 @@ def _console():
 
 
 if __name__ == "__main__":
-    sys.exit(app())
+    main()

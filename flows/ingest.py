@@ -9,17 +9,20 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 
+from connectors.base import UnreachableError
 from connectors.registry import connector_for, datasets_of
 from expectations.gate import Gate
 from flows.config import Settings
 from flows.runs import flow_settings, recorded_run
 from warehouse.ingest import ingest_file, ingest_source
 from warehouse.loader import BatchResult
+from warehouse.validation import Validate
 
 
 class IngestError(RuntimeError):
@@ -62,9 +65,19 @@ def batch_line(result: BatchResult) -> str:
     )
 
 
+def worth_retrying(_task: Any, _run: Any, state: Any) -> bool:
+    """Retry a dataset's task unless its source could not be reached at all: a refused
+    connection fails the run at once, naming the URL, and the next scheduled run tries again."""
+    error = state.data if isinstance(state.data, BaseException) else None
+    if error is None:
+        error = state.result(raise_on_failure=False)
+    return not isinstance(error, UnreachableError)
+
+
 @task(
     retries=2,
     retry_delay_seconds=[10, 60],
+    retry_condition_fn=worth_retrying,
     cache_policy=NO_CACHE,
     task_run_name="ingest {dataset}",
 )
@@ -82,7 +95,7 @@ def ingest_dataset(
         connector_for(dataset),
         settings.source(dataset, url),
         run_id,
-        validate=gate_for(settings),
+        validate=lazy_gate(settings),
         on_batch=report,
     )
     return DatasetSummary.of(dataset, results)
@@ -158,7 +171,7 @@ def ingest_received_file(
 ) -> DatasetSummary:
     """Load a file a steward received by hand; a file that cannot be parsed fails the run."""
     settings = flow_settings(config, data_dir)
-    with recorded_run(settings, [dataset]) as run_id:
+    with recorded_run(settings, [dataset], report=True) as run_id:
         gate = gate_for(settings)
         result = ingest_file(
             settings.warehouse,
@@ -185,6 +198,16 @@ def ingest_received_file(
         return DatasetSummary.of(dataset, [result])
 
 
+def _failure(dataset: str, state: Any) -> str:
+    """Why a dataset's task failed, in one line that starts with the dataset."""
+    error = state.result(raise_on_failure=False)
+    if not isinstance(error, Exception):
+        return f"{dataset}: {state.message or state.name}"
+    if str(error).startswith(dataset):
+        return str(error)
+    return f"{dataset}: {type(error).__name__}: {error}"
+
+
 def _chosen(stakeholder: str, datasets: list[str] | None) -> list[str]:
     """``datasets`` checked to be the stakeholder's own (all of them when ``None``)."""
     own = datasets_of(stakeholder)
@@ -205,17 +228,17 @@ def _ingest_all(
         connector_for(dataset)  # unknown names fail before anything runs
     if url and len(datasets) != 1:
         raise ValueError("--url overrides one dataset's endpoint: name exactly one dataset")
-    with recorded_run(settings, datasets) as run_id:
+    with recorded_run(settings, datasets, report=True) as run_id:
         futures = [ingest_dataset.submit(settings, d, run_id, url) for d in datasets]
         wait(futures)
-        gate_for(settings).build_docs()
+        build_docs(settings)
         summaries, failures = [], []
         for dataset, future in zip(datasets, futures, strict=True):
             state = future.state
             if state.is_completed():
                 summaries.append(future.result())
-            else:
-                failures.append(f"{dataset}: {state.message}")
+                continue
+            failures.append(_failure(dataset, state))
         if failures:
             raise IngestError("; ".join(failures))
         return summaries
@@ -232,3 +255,20 @@ def gate_for(settings: Settings) -> Gate:
         if key not in _GATES:
             _GATES[key] = Gate(settings.data_dir / "reports" / "gx")
         return _GATES[key]
+
+
+def lazy_gate(settings: Settings) -> Validate:
+    """The gate, built when the first batch arrives: a source that cannot be reached fails
+    without waiting for Great Expectations to import."""
+
+    def validate(*args: Any) -> Any:
+        return gate_for(settings)(*args)
+
+    return validate
+
+
+def build_docs(settings: Settings) -> None:
+    """Render Data Docs for the results stored since the last build, if a gate ran."""
+    gate = _GATES.get(settings.data_dir.resolve())
+    if gate is not None:
+        gate.build_docs()

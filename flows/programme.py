@@ -11,8 +11,7 @@ from delivery.dashboard import write_dashboard
 from flows.config import Settings
 from flows.export import export
 from flows.ingest import DatasetSummary, citizens, city, transit, university
-from flows.quality import publish_quality_report
-from flows.runs import flow_settings, recorded_run
+from flows.runs import flow_settings, quality_report_path, recorded_run
 from flows.transform import transform
 from warehouse.kpis import latest_kpis
 
@@ -26,14 +25,14 @@ class ProgrammeError(RuntimeError):
 @flow(name="programme_daily")
 def programme_daily(config: str | None = None, data_dir: str | None = None) -> list[DatasetSummary]:
     """Ingest every stakeholder in order, build the KPIs, deliver them (partner exports, the
-    dashboard, the KPI summary as a Prefect table artifact) and publish the data-quality report
-    (as a markdown artifact).
+    dashboard, the KPI summary as a Prefect table artifact) and, as the run ends, publish its
+    data-quality report (also as a markdown artifact).
 
     A failing stakeholder does not stop the others, nor the KPIs of what did load; the run
     fails at the end, naming every step that failed.
     """
     settings = flow_settings(config, data_dir)
-    with recorded_run(settings, ["*"]) as run_id:
+    with recorded_run(settings, ["*"], report=True) as run_id:
         summaries, failures = [], []
         for stakeholder_flow in STAKEHOLDER_FLOWS:
             state = stakeholder_flow(config=config, data_dir=data_dir, return_state=True)
@@ -50,10 +49,9 @@ def programme_daily(config: str | None = None, data_dir: str | None = None) -> l
                 failures.append(f"export: {state.message}")
         else:
             failures.append(f"transform: {state.message}")
-        report = publish_quality_report(settings, run_id)
-        get_run_logger().info("data-quality report: %s", report / "index.html")
-        if built:  # after the report, which the dashboard links to
-            get_run_logger().info("KPI dashboard: %s", write_dashboard(settings))
+        if built:  # it links to this run's quality report, written as the run ends
+            page = write_dashboard(settings, quality_report_path(settings, run_id))
+            get_run_logger().info("KPI dashboard: %s", page)
         if failures:
             raise ProgrammeError("; ".join(failures))
         return summaries

@@ -10,6 +10,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+# The suite's calendar, whatever the wall clock says: every emulator, connector, check, dbt build
+# and export takes this day as today. SMARTCITY_TEST_TODAY moves it (e.g. to the 1st of a month).
+os.environ["SMARTCITY_TODAY"] = os.environ.get("SMARTCITY_TEST_TODAY", "2026-11-18")
 
 from collections.abc import Iterator
 

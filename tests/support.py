@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+from connectors import clock
 from emulators.server import Emulator
 from emulators.synthetic import Clock
 from flows.config import Settings, load_settings
 
-# The flows' connectors read the wall clock ("up to yesterday"), so the session's emulators live
-# in the real today too; connector tests that need a fixed date pin their own clock.
+# The session's emulated calendar: 30 days up to the suite's today (SMARTCITY_TODAY, set by
+# conftest), the day the flows' connectors, checks and dbt take as today too.
 TEST_CLOCK = Clock.now(history_days=30)
 
 
@@ -73,3 +77,35 @@ def copy_of(programme: Settings, directory: Path) -> Settings:
     for path in programme.data_dir.glob(f"{programme.warehouse.path.name}*"):
         shutil.copy2(path, directory / "data" / path.name)
     return load_settings(programme.config_path, directory / "data")
+
+
+def dbt(warehouse: Path, work: Path, *args: str) -> tuple[Any, list[str]]:
+    """Run dbt (plainly, outside Prefect) on ``warehouse``: its result and its warnings; today
+    is the suite's (var ``today``) unless ``args`` give ``--vars``."""
+    from dbt.cli.main import dbtRunner
+
+    from flows.transform import DBT_PROJECT
+
+    warnings: list[str] = []
+
+    def collect(event: Any) -> None:
+        if event.info.level == "warn":
+            warnings.append(event.info.msg)
+
+    os.environ["SMARTCITY_WAREHOUSE"] = str(warehouse)
+    today = ["--vars", json.dumps({"today": clock.today().isoformat()})]  # as the flows do
+    result = dbtRunner(callbacks=[collect]).invoke(
+        [
+            *args,
+            *(today if "--vars" not in args else []),
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+        ]
+    )
+    return result, warnings

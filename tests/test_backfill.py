@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -11,14 +11,14 @@ from urllib.parse import unquote_plus
 import pytest
 from typer.testing import CliRunner
 
-from connectors.base import BANGKOK
+from connectors import clock
 from flows.cli import app
 from flows.config import load_settings
 from warehouse.ingest import BackfillRefused
 
 pytestmark = pytest.mark.flow
 
-TODAY = datetime.now(BANGKOK).date()
+TODAY = clock.today()
 START, END = TODAY - timedelta(days=6), TODAY - timedelta(days=4)
 # Each date-addressable dataset, and what its requests must say to have asked for the range.
 RANGED = {

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors import city_sensors
+from connectors import city_sensors, clock
 from connectors.base import ROW, Page, Parsed, ParseError, Source, SourceError
 from connectors.http import make_client
 from emulators import sensors
@@ -152,7 +152,7 @@ def test_parse_rejects_bad_rows_naming_the_column_and_keeps_the_rest() -> None:
     assert [(row["f_cnt"], row[ROW]) for row in parsed.rows[TABLE]] == [(42, 1)]
     reasons = {reject.row_number: reject.reason for reject in parsed.rejects}
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7, 8]
-    assert "deduplication_id" in reasons[2]
+    assert "deduplication_id" in reasons[2] and "'deduplicationId' is missing" in reasons[2]
     assert "'pm25'" in reasons[3] and "n/a" in reasons[3]
     assert "best_rssi" in reasons[4]
     assert "data_base64" in reasons[5]
@@ -193,18 +193,32 @@ def test_schema_drift_types_the_rows_and_names_the_missing_columns() -> None:
     """A field gone from every event is for the suite to judge (the batch), not the parser."""
     events = [event(1), event(2)]
     for item in events:
-        del item["fCnt"]
+        del item["devAddr"]
         del item["deviceInfo"]["devEui"]
     parsed = city_sensors.parse(body(events))
 
-    assert parsed.missing == {TABLE: {"f_cnt", "dev_eui"}}
+    assert parsed.missing == {TABLE: {"dev_addr", "dev_eui"}}
     assert parsed.rejects == []
     rows = parsed.rows[TABLE]
-    assert [(row["f_cnt"], row["dev_eui"], row[ROW]) for row in rows] == [
+    assert [(row["dev_addr"], row["dev_eui"], row[ROW]) for row in rows] == [
         (None, None, 1),
         (None, None, 2),
     ]
     assert [row["pm25"] for row in rows] == [40.0, 40.0]  # the rest is typed as usual
+
+
+def test_fcnt_gone_from_every_event_is_valid_not_drift() -> None:
+    """ChirpStack v4 events may come without fCnt: the rows load with f_cnt null."""
+    events = [event(1), event(2)]
+    for item in events:
+        del item["fCnt"]
+    parsed = city_sensors.parse(body(events))
+
+    assert parsed.missing == {} and parsed.rejects == []
+    assert [(row["f_cnt"], row["deduplication_id"][-4:]) for row in parsed.rows[TABLE]] == [
+        (None, "0001"),
+        (None, "0002"),
+    ]
 
 
 def test_a_whole_part_gone_names_every_column_it_fills() -> None:
@@ -319,7 +333,8 @@ def test_an_empty_page_keeps_the_watermark() -> None:
 
 def test_a_future_timestamp_does_not_move_the_watermark() -> None:
     """A gateway clock years ahead must not make later extracts skip the real events."""
-    future = (datetime.now(UTC) + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    latest = max(datetime.now(UTC), clock.now())  # past the wall clock and the pipeline's now
+    future = (latest + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
     pages = {"-": body([event(1), event(2, time=future), event(3)])}
     [page] = run_extract(mock_relay(pages, []), None, page_size=10)
 
@@ -507,7 +522,7 @@ def test_clock_skew_loads_future_rows_but_keeps_the_watermark(relay: Emulator) -
 @pytest.mark.emulator
 @pytest.mark.parametrize(
     ("field", "columns"),
-    [("devEui", {"dev_eui"}), ("fCnt", {"f_cnt"}), ("pm25", {"pm25"})],
+    [("devEui", {"dev_eui"}), ("devAddr", {"dev_addr"}), ("pm25", {"pm25"})],
 )
 def test_missing_column_is_schema_drift(relay: Emulator, field: str, columns: set[str]) -> None:
     relay.faults.data["missing_column"] = field

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from connectors import clock
 from delivery.dashboard import (
     format_value,
     kpi_card,
@@ -57,7 +58,7 @@ def test_periods_are_labelled_in_english_and_thai_with_buddhist_era_years():
     assert fiscal["th"] == "ปีงบประมาณ 2570"
 
 
-def test_health_values_from_counts_under_5_are_suppressed_and_trends_span_12_months():
+def test_headlines_are_the_latest_complete_period_and_small_health_counts_are_suppressed():
     kpi = {
         "kpi_id": "HE02",
         "name_en": "Telemedicine consultations per 1000 inhabitants",
@@ -70,32 +71,46 @@ def test_health_values_from_counts_under_5_are_suppressed_and_trends_span_12_mon
         "grain": "municipality × month",
     }
 
-    def row(municipality, month, numerator, denominator):
+    def row(municipality, month, numerator, denominator, covered):
+        value = numerator / denominator * 1000
+        complete = covered == 30
         return {
             "kpi_id": "HE02",
             "municipality_id": municipality,
             "route_id": None,
             "period_grain": "month",
             "period_start": date(2026, month, 1),
-            "period_end": date(2026, month, 28),
+            "period_end": date(2026, month, 30),
             "fiscal_year_be": 2569,
-            "value": numerator / denominator * 1000,
+            "value": value,
             "numerator": numerator,
             "denominator": denominator,
-            "status": "met" if numerator / denominator * 1000 >= 5 else "not_met",
+            "status": ("met" if value >= 5 else "not_met") if complete else "in_progress",
             "run_id": "r1",
+            "coverage_days": covered,
+            "period_days": 30,
+            "is_complete": complete,
         }
 
-    rows = [row("sila", 9, 300, 38000), row("sila", 11, 4, 38000), row("samran", 11, 250, 9000)]
-    card = kpi_card(kpi, rows, [], today=date(2026, 11, 27))
+    rows = [
+        row("sila", 9, 4, 38000, 30),
+        row("samran", 9, 250, 9000, 30),
+        row("sila", 11, 300, 38000, 3),  # three days into November: not the headline
+        row("samran", 11, 3, 9000, 3),
+    ]
+    card = kpi_card(kpi, rows, [], today=date(2026, 11, 4))
     sila, samran = card["headline"]["sila"], card["headline"]["samran"]
+    assert sila["period_start"] == samran["period_start"] == "2026-09-01"
     assert (sila["value"], sila["status"], sila["is_suppressed"]) == (None, "suppressed", True)
     assert samran["value"] == pytest.approx(250 / 9000 * 1000) and samran["status"] == "met"
-    assert samran["display"] == "27.8" and samran["is_partial"]
+    assert samran["display"] == "27.8" and not samran["is_partial"]
     trend = card["trend"]["sila"]
     assert [p["period_start"] for p in (trend[0], trend[-1])] == ["2025-12-01", "2026-11-01"]
-    assert [p["value"] is not None for p in trend[-3:]] == [True, False, False]  # Oct: no row
-    assert trend[-1]["status"] == "suppressed"
+    assert [p["value"] is not None for p in trend[-3:]] == [False, False, True]  # Oct: no row
+    november = trend[-1]
+    assert november["status"] == "in_progress" and november["is_partial"]
+    assert november["coverage"] == {"days": 3, "of": 30}
+    assert card["trend"]["samran"][-1]["status"] == "suppressed"
     embedded = json.dumps(card, default=str)
     assert '"numerator"' not in embedded and "300" not in embedded  # no count reaches the page
 
@@ -141,14 +156,18 @@ def expected_headlines(table: list[dict], kpi: dict, municipality: str) -> dict[
     """What the card of ``kpi`` must show for ``municipality``, keyed by route (or ``""``).
 
     The finest grain the KPI has; per route, each route's latest day; otherwise the KPI's latest
-    period, for the municipality when its grain has one.
+    complete period (else the latest that has ended, else its latest), for the municipality when
+    its grain has one.
     """
     rows = [r for r in table if r["kpi_id"] == kpi["kpi_id"]]
     grain = next(g for g in HEADLINE_GRAINS if any(r["period_grain"] == g for r in rows))
     rows = [r for r in rows if r["period_grain"] == grain]
     if "route" in kpi["grain"]:
         return {r["route_id"]: r for r in sorted(rows, key=lambda r: r["period_start"])}
-    newest = max(r["period_start"] for r in rows)
+    # a complete period, else one that has ended, else the one running
+    complete = [r for r in rows if r["is_complete"]]
+    ended = [r for r in rows if r["period_end"] < clock.today()]
+    newest = max(r["period_start"] for r in complete or ended or rows)
     if "municipality" in kpi["grain"]:
         rows = [r for r in rows if r["municipality_id"] == municipality]
     found = [r for r in rows if r["period_start"] == newest]
@@ -281,6 +300,30 @@ def test_dashboard_in_a_browser_shows_the_table_values_per_municipality(
         assert Path(unquote(urlparse(link).path)).is_file()
 
 
+# elements reaching past the right edge of the viewport (a sideways scroll)
+OVERFLOWING = """
+return Array.from(document.querySelectorAll('body *'))
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .map(e => e.tagName + '.' + e.className);
+"""
+
+
+@pytest.mark.flow
+def test_the_page_fits_a_390_px_phone_screen_without_sideways_scrolling(page):
+    with chrome_driver(window_size=(390, 844)) as driver:
+        # a phone's viewport: headless Chromium's window cannot be narrower than 500 px
+        metrics = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        driver.get(page.resolve().as_uri())
+        assert driver.execute_script("return window.innerWidth") == 390
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        assert driver.execute_script(OVERFLOWING) == []
+        cards = driver.execute_script("return document.querySelectorAll('.card').length")
+        assert cards == 17
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-390px.png"))
+
+
 @pytest.mark.flow
 def test_the_page_is_self_contained_and_its_data_is_the_marts(page, programme, table):
     html = page.read_text(encoding="utf-8")
@@ -316,10 +359,13 @@ def test_the_page_is_self_contained_and_its_data_is_the_marts(page, programme, t
             value = sum(r["numerator"] for r in days) / sum(r["denominator"] for r in days)
             assert point["value"] == pytest.approx(value)
             assert point["days"] == len({r["period_start"] for r in days})
-    # month-grain trends are the table's own rows, 12 months ending with the headline's
+    # month-grain trends are the table's own rows, 12 months ending with the latest (the month
+    # in progress, drawn hollow), which may be after the headline's (the latest complete)
     tr01 = kpis["TR01"]["trend"]["sila"]
     assert len(tr01) == 12
-    assert tr01[-1]["period_start"] == kpis["TR01"]["headline"]["sila"]["period_start"]
+    latest = max(r["period_start"] for r in table if r["kpi_id"] == "TR01")
+    assert tr01[-1]["period_start"] == latest.isoformat()
+    assert tr01[-1]["period_start"] >= kpis["TR01"]["headline"]["sila"]["period_start"]
     sila = {
         r["period_start"].isoformat(): r["value"]
         for r in table
@@ -331,8 +377,12 @@ def test_the_page_is_self_contained_and_its_data_is_the_marts(page, programme, t
 @pytest.mark.flow
 def test_monthly_summaries_are_judged_by_the_tables_status_rule(programme, table):
     """status_of (used for day-grain summaries) agrees with fct_kpi_values on every row."""
+    today = clock.today()
     for row in table:
-        assert status_of(row["value"], row["target"], row["direction"]) == row["status"], row
+        running = row["period_end"] >= today
+        partial = not row["is_complete"] and not running
+        found = status_of(row["value"], row["target"], row["direction"], running, partial)
+        assert found == row["status"], row
 
 
 @pytest.mark.flow

@@ -4,7 +4,6 @@ full refresh, source freshness that notices a frozen feed, and lineage back to t
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from flows.transform import DBT_PROJECT
-from tests.support import TEST_CLOCK, copy_of, write_config
+from tests.support import TEST_CLOCK, copy_of, dbt, write_config
 
 pytestmark = pytest.mark.flow
 
@@ -24,33 +23,6 @@ AREA_MODELS = {
     "Smart Governance": "int_governance_kpis_computed",
     "Smart Environment": "int_environment_kpis_computed",
 }
-
-
-def dbt(warehouse: Path, work: Path, *args: str) -> tuple[Any, list[str]]:
-    """Run dbt (plainly, outside Prefect) on ``warehouse``: its result and its warnings."""
-    from dbt.cli.main import dbtRunner
-
-    warnings: list[str] = []
-
-    def collect(event: Any) -> None:
-        if event.info.level == "warn":
-            warnings.append(event.info.msg)
-
-    os.environ["SMARTCITY_WAREHOUSE"] = str(warehouse)
-    result = dbtRunner(callbacks=[collect]).invoke(
-        [
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ]
-    )
-    return result, warnings
 
 
 def query(settings: Any, sql: str) -> list[tuple]:

@@ -131,12 +131,14 @@ def test_pm25_days_above_standard_match_raw(programme: Any) -> None:
     """EN01 with pandas: uplinks deduplicated, device daily means, their city-wide mean."""
     with programme.warehouse.read() as con:
         uplinks = con.execute(
-            'select dev_eui, dev_addr, f_cnt, "time", pm25 from raw.city_sensor_uplinks '
-            "where f_port = 2"
+            'select dev_eui, dev_addr, f_cnt, deduplication_id, "time", pm25 '
+            "from raw.city_sensor_uplinks where f_port = 2"
         ).df()
     local = pd.to_datetime(uplinks["time"], utc=True).dt.tz_convert("Asia/Bangkok")
     uplinks["day"] = local.dt.date
-    uplinks = uplinks.sort_values("time").drop_duplicates(["dev_eui", "dev_addr", "f_cnt", "day"])
+    # a frame is its counter; an uplink without one (fCnt is optional) is only itself
+    uplinks["frame"] = uplinks["f_cnt"].astype("string").fillna("id:" + uplinks["deduplication_id"])
+    uplinks = uplinks.sort_values("time").drop_duplicates(["dev_eui", "dev_addr", "frame", "day"])
     readings = uplinks[uplinks["pm25"].between(0, 1000)]
     device_days = readings.groupby(["day", "dev_eui"])["pm25"].mean()
     city_days = device_days.groupby(level="day").mean()

@@ -10,7 +10,7 @@ value, numerator and denominator of every municipality, route and day are compar
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -164,28 +164,35 @@ def test_tr02_boardings_per_inhabitant_per_year(con: duckdb.DuckDBPyConnection, 
 def test_tr03_on_time_performance_per_route_day(con: duckdb.DuckDBPyConnection, month: date):
     days = realtime_days(con, month)
     routes = [r for (r,) in con.execute("select route_id from raw.transit_gtfs_routes").fetchall()]
+    calls = con.execute(
+        "select st.trip_id, st.stop_sequence, st.stop_id, t.route_id, st.arrival_time_seconds "
+        "from raw.transit_gtfs_stop_times as st "
+        "join raw.transit_gtfs_trips as t on t.trip_id = st.trip_id"
+    ).fetchall()
     schedule = {
         (trip, sequence): (route, seconds)
-        for trip, sequence, route, seconds in con.execute(
-            "select st.trip_id, st.stop_sequence, t.route_id, st.arrival_time_seconds "
-            "from raw.transit_gtfs_stop_times as st "
-            "join raw.transit_gtfs_trips as t on t.trip_id = st.trip_id "
-            "where st.arrival_time_seconds is not null"
-        ).fetchall()
+        for trip, sequence, _, route, seconds in calls
+        if seconds is not None
     }
+    visits = Counter((trip, stop) for trip, _, stop, _, _ in calls)
+    sequence_of = {(trip, stop): sequence for trip, sequence, stop, _, _ in calls}
     updates = con.execute(
-        "select trip_id, start_date, stop_sequence, epoch(arrival_time), arrival_delay, "
-        "arrival_uncertainty, schedule_relationship "
+        "select trip_id, start_date, stop_sequence, stop_id, epoch(arrival_time), arrival_delay, "
+        "is_predicted, schedule_relationship "
         "from raw.transit_gtfs_rt_trip_updates where start_date >= ? and start_date < ?",
         [month, month_end(month)],
     ).fetchall()
     on_time: dict[tuple[str, date], int] = defaultdict(int)
     observed: dict[tuple[str, date], int] = defaultdict(int)
     after_midnight = 0
-    for trip, day, sequence, arrived, delay, uncertainty, relationship in updates:
-        if uncertainty not in (0, None) or relationship not in ("SCHEDULED", None):
+    for trip, day, sequence, stop, arrived, delay, predicted, relationship in updates:
+        if predicted or relationship not in ("SCHEDULED", None):
             continue  # a prediction, or a stop not served as planned
-        if (trip, sequence) not in schedule or (arrived is None and delay is None):
+        if trip is None or (arrived is None and delay is None):
+            continue  # a trip given by route, or no arrival: nothing to judge
+        if sequence is None and visits[(trip, stop)] == 1:
+            sequence = sequence_of[(trip, stop)]  # a stop named by stop_id alone
+        if (trip, sequence) not in schedule:
             continue
         route, seconds = schedule[(trip, sequence)]
         midnight = datetime.combine(day, time(0), tzinfo=BANGKOK)  # of the trip's service day

@@ -188,6 +188,32 @@ def test_new_connector_column_is_added_to_an_existing_table(warehouse: Warehouse
     assert rows(warehouse, "select unit from raw.test_readings") == [("ug/m3",)]
 
 
+def test_a_new_key_column_is_filled_in_for_the_rows_stored_before(warehouse: Warehouse) -> None:
+    """A connector that changes its key fills the new column from the stored ones, so the next
+    load of the same readings replaces them instead of adding a second copy."""
+    reading = {"station": "A", "day": "2026-01-01", "value": 1}
+    ingest_page(warehouse, CONNECTOR, "test.readings", page([reading]), None)
+    rekeyed = Table(
+        READINGS.name,
+        {"reading_key": "VARCHAR", **READINGS.columns},
+        ("reading_key",),
+        filled_by={"reading_key": "station || ' ' || strftime(day, '%Y-%m-%d')"},
+    )
+
+    def parse_rekeyed(content: bytes) -> Parsed:
+        parsed = Parsed()
+        records = [(n, r | {"reading_key": f"{r['station']} {r['day']}"})
+                   for n, r in enumerate(json.loads(content), start=1)]  # fmt: skip
+        rekeyed.collect(records, parsed)
+        return parsed
+
+    connector = SimpleNamespace(TABLES=(rekeyed,), parse=parse_rekeyed)
+    changed = {**reading, "value": 2}
+    ingest_page(warehouse, connector, "test.readings", page([changed]), None)
+    stored = rows(warehouse, "select reading_key, value from raw.test_readings")
+    assert stored == [("A 2026-01-01", 2.0)]
+
+
 def test_status_counts_and_freshness(warehouse: Warehouse) -> None:
     ingest_page(
         warehouse,

@@ -9,12 +9,13 @@ column sets the whole page aside, and a stale feed is reported but loaded.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from connectors import citizens_requests as conn
+from connectors import clock
 from emulators.server import Emulator
 from expectations.gate import Gate
 from flows.config import load_settings
@@ -203,7 +204,7 @@ def test_stale_channel_is_reported_and_still_loaded(
 
 def test_suite_names_rows_of_no_partner_municipality_or_from_the_future(tmp_path: Path) -> None:
     """The two rules no emulator knob breaks, on a hand-made page through the same gate."""
-    now = datetime.now(UTC)
+    now = clock.now()
 
     def request(number: int, **overrides: object) -> dict[str, object]:
         requested = now - timedelta(days=2)

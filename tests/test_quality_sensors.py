@@ -47,12 +47,12 @@ def query(settings: Settings, sql: str, *params: Any) -> list[tuple]:
 
 def expectation(settings: Settings, kind: str, subject: str) -> str:
     """The name the gate gives the suite's ``kind`` expectation whose name mentions ``subject``."""
-    from expectations.gate import _name
+    from expectations.gate import check_name
 
     names = [
-        _name(item.configuration)
+        check_name(item.configuration)
         for item in gate_for(settings).suite(TABLE).expectations
-        if item.expectation_type == kind and subject in _name(item.configuration)
+        if item.expectation_type == kind and subject in check_name(item.configuration)
     ]
     assert len(names) == 1, names
     return names[0]
@@ -304,3 +304,28 @@ def test_a_stale_feed_loads_and_fails_the_freshness_warning(
     assert datetime.now(UTC) - newest > timedelta(days=2)
     [(in_raw,)] = query(settings, f"select count(*) from raw.{TABLE}")
     assert in_raw == summary.rows_loaded
+
+
+def test_ndjson_without_fcnt_mixed_with_other_events_loads_in_full(
+    prefect_api: None, emulators: dict[str, Emulator], tmp_path: Path
+) -> None:
+    """Valid shapes, not faults: NDJSON, uplinks without fCnt, join/status events in between.
+
+    Every uplink loads with a null frame counter and no check fails; the other integration
+    events are not rows but stay in the landed raw file.
+    """
+    summary, settings = run(tmp_path, emulators, shape="ndjson", omit_fcnt=True, other_events=True)
+
+    assert set(summary.statuses) == {"loaded"}
+    assert summary.rows_quarantined == 0 and summary.rows_loaded > 0.97 * 30 * 14 * 12
+    assert_balanced(summary, settings)
+    assert failed(settings) == {}
+    [(loaded, with_counter, keys)] = query(
+        settings,
+        f"select count(*), count(f_cnt), count(distinct deduplication_id) from raw.{TABLE}",
+    )
+    assert (loaded, with_counter, keys) == (summary.rows_loaded, 0, summary.rows_loaded)
+    landed = sorted((tmp_path / "data").rglob(f"{DATASET}/*/*.ndjson"))
+    assert landed
+    raw = b"".join(path.read_bytes() for path in landed)
+    assert raw.count(b'"batteryLevelUnavailable"') > 30 * 14 * 0.9  # the status events

@@ -4,7 +4,8 @@ Each bad-data knob of the transit emulator is met by the expectation of the suit
 broken rule (``expectations/gx/expectations/transit_*.json``): the rows it names are set aside in
 ``quarantine.rows`` with that expectation as reason; a drifted column sets the whole batch aside
 (for the GTFS zip: the whole feed); a stale ridership API is reported but loaded, and a stale
-GTFS-RT feed is recorded as ``stale`` by the loader.
+GTFS-RT feed is recorded as ``stale`` by the loader. The other valid shapes (the emulator's
+``shape`` knob, a GTFS-RT feed without stop_sequence) load in full and pass every check.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors import transit_gtfs, transit_gtfs_rt, transit_ridership
-from connectors.base import BANGKOK
+from connectors import clock, transit_gtfs, transit_gtfs_rt, transit_ridership
 from connectors.registry import connector_for
 from emulators.server import Emulator
 from expectations.gate import Gate
@@ -287,11 +287,14 @@ def test_gtfs_missing_required_column_is_a_malformed_feed(
     summaries, settings = run(tmp_path, emulators, GTFS)
 
     assert summaries[GTFS].statuses == {"rejected": 1}
-    [(table, number, reasons, payload)] = quarantined(settings, GTFS)
+    [(table, number, _, payload)] = quarantined(settings, GTFS)
     assert (table, number) == (None, 0)  # the feed as a whole, not a row of a table
-    assert reasons == {
-        "unparseable response: stop_times.txt: missing required column 'stop_sequence'"
-    }
+    [(reason,)] = query(settings, "select reason from quarantine.rows")
+    assert reason == (  # one line: the rule, what is wrong, the fix
+        "unparseable response: GTFS requires column 'stop_sequence' in stop_times.txt (GTFS "
+        "Schedule reference, 'stop_times.txt'): its header has no such column; add "
+        "stop_sequence to the header and to every row"
+    )
     assert payload.endswith(".zip>")
     assert raw_rows(settings, GTFS) == 0
     assert query(settings, "select count(*) from audit.validations")[0][0] == 0  # not parsed
@@ -327,11 +330,10 @@ def test_gtfs_missing_required_column_is_a_malformed_feed(
             "duplicate_rows",
             {
                 "transit_gtfs_rt_trip_updates": {
-                    "expect_compound_columns_to_be_unique"
-                    "(trip_id, start_date, stop_sequence, is_predicted)"
+                    "expect_compound_columns_to_be_unique(trip_key, stop_key, is_predicted)"
                 },
                 "transit_gtfs_rt_vehicle_positions": {
-                    "expect_compound_columns_to_be_unique(vehicle_id, position_timestamp)"
+                    "expect_compound_columns_to_be_unique(vehicle_key, observed_at)"
                 },
             },
         ),
@@ -359,15 +361,61 @@ def test_realtime_bad_rows_are_set_aside_by_the_matching_expectation(
     assert_accounted(settings, RT, summaries[RT])
 
 
-def test_realtime_drifted_key_field_sets_the_feed_aside(
+def test_realtime_without_stop_sequence_or_with_the_minimal_shape_loads_in_full(
     prefect_api: None, emulators: dict[str, Emulator], tmp_path: Path
 ) -> None:
+    """GTFS-RT lets a feed name stops by stop_id alone, trips by route, and leave out times:
+    protobuf cannot tell such a feed from a drifted one, and it is valid, so it loads."""
+    (tmp_path / "by_stop").mkdir()
+    (tmp_path / "minimal").mkdir()
     emulators["transit"].faults.data["missing_column"] = "stop_sequence"
-    summaries, settings = run(tmp_path, emulators, RT)
+    summaries, settings = run(tmp_path / "by_stop", emulators, RT)
 
-    assert_batch_set_aside(
-        settings, RT, summaries[RT], "transit_gtfs_rt_trip_updates", "stop_sequence"
+    assert summaries[RT].statuses == {"loaded": 2} and summaries[RT].rows_quarantined == 0
+    assert failed(settings, RT) == {}
+    [(updates, sequences, by_stop)] = query(
+        settings,
+        "select count(*), count(stop_sequence), count(*) filter (where stop_key like 'stop %') "
+        "from raw.transit_gtfs_rt_trip_updates",
     )
+    assert updates > 0 and sequences == 0 and by_stop == updates
+    assert_accounted(settings, RT, summaries[RT])
+
+    emulators["transit"].faults.data.clear()
+    emulators["transit"].faults.data["shape"] = "minimal"
+    summaries, settings = run(tmp_path / "minimal", emulators, RT)
+
+    assert summaries[RT].statuses == {"loaded": 2} and summaries[RT].rows_quarantined == 0
+    assert failed(settings, RT) == {}
+    [(updates, with_trip_id)] = query(
+        settings, "select count(*), count(trip_id) from raw.transit_gtfs_rt_trip_updates"
+    )
+    [(vehicles, with_time)] = query(
+        settings,
+        "select count(*), count(position_timestamp) from raw.transit_gtfs_rt_vehicle_positions",
+    )
+    assert updates > 0 and vehicles > 0 and with_trip_id == with_time == 0
+    assert_accounted(settings, RT, summaries[RT])
+
+
+def test_gtfs_minimal_shape_loads_and_empties_calendar_and_feed_info(
+    prefect_api: None, emulators: dict[str, Emulator], tmp_path: Path
+) -> None:
+    first, settings = run(tmp_path, emulators, GTFS)
+    emulators["transit"].faults.data["shape"] = "minimal"
+    second, _ = run(tmp_path, emulators, GTFS)
+
+    assert first[GTFS].statuses == second[GTFS].statuses == {"loaded": 1}
+    assert failed(settings, GTFS) == {}
+    counts = {
+        table.name: query(settings, f"select count(*) from raw.{table.name}")[0][0]
+        for table in transit_gtfs.TABLES
+    }
+    assert counts["transit_gtfs_calendar"] == counts["transit_gtfs_feed_info"] == 0
+    assert counts["transit_gtfs_calendar_dates"] > 365
+    summary = second[GTFS]
+    assert summary.rows_received == summary.rows_loaded and summary.rows_quarantined == 0
+    assert raw_rows(settings, GTFS) == summary.rows_loaded  # the new feed alone, nothing left over
 
 
 def test_stale_realtime_feed_is_recorded_stale_and_not_reloaded(
@@ -458,7 +506,7 @@ def test_stale_ridership_is_reported_by_the_freshness_warning_and_loaded(
         "select observed_value from audit.validations where expectation = ? and not success",
         [rule],
     )
-    yesterday = datetime.now(BANGKOK).date() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     newest = yesterday - timedelta(days=3)  # the API stopped three days before yesterday
     assert date.fromisoformat(observed.strip('"')[:10]) == newest
     [(loaded_newest,)] = query(settings, "select max(service_date) from raw.transit_ridership")

@@ -86,6 +86,7 @@ def test_serve_registers_every_deployment_with_its_schedule(
         # one poll at start, before any run is scheduled: the test registers, it does not run
         "PREFECT_RUNNER_POLL_FREQUENCY": "3600",
         "PREFECT_LOGGING_LEVEL": "DEBUG",  # the runner says when it has polled: it is serving
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "DEBUG",  # not quietened by an earlier command
     }
     command = [sys.executable, "-m", "flows.cli", "--config", str(config)]
     server = Served([*command, "--data-dir", str(data_dir), "serve"], env)

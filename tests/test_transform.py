@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from connectors import clock
 from flows.cli import app
 from tests.support import copy_of
 
@@ -32,13 +33,19 @@ def test_kpis_prints_the_latest_values_of_an_area_and_municipality(programme: An
     assert {line.split("│")[1].strip() for line in lines} == {"TR01", "TR02", "TR05"}
     assert all("Sila Town Municipality" in line for line in lines)
     with programme.warehouse.read() as con:
-        [(latest, value)] = con.execute(
-            "select strftime(period_start, '%Y-%m'), value from marts.fct_kpi_values "
-            "where kpi_id = 'TR01' and municipality_id = 'sila' "
-            "order by period_start desc limit 1"
+        found = con.execute(
+            "select period_label, value, status, period_end < ? from marts.fct_kpi_values "
+            "where kpi_id = 'TR01' and municipality_id = 'sila' order by period_start",
+            [clock.today()],
         ).fetchall()
-    [tr01] = [line for line in lines if "│ TR01" in line]
-    assert latest in tr01 and f"{value:,.0f}" in tr01
+    # the latest month that has ended (complete or not), and the month in progress after it
+    ended = [i for i, row in enumerate(found) if row[3]]
+    shown = found[ended[-1] if ended else -1 :]
+    tr01 = [line for line in lines if "│ TR01" in line]
+    assert len(tr01) == len(shown) and 1 <= len(shown) <= 2
+    for line, (label, value, status, _) in zip(tr01, shown, strict=True):
+        assert label in line and f"{value:,.0f}" in line and status in line
+    assert "in_progress: the period has not ended" in result.output
 
 
 def test_kpis_for_a_named_period_and_clear_errors(programme: Any) -> None:
@@ -106,9 +113,27 @@ def test_programme_run_publishes_the_kpi_summary_as_a_table_artifact(programme: 
         "EN01", "EN02",
     }  # fmt: skip
     with programme.warehouse.read() as con:
-        [(value,)] = con.execute(
-            "select value from marts.fct_kpi_values where kpi_id = 'HE03' "
+        [(value, status, covered)] = con.execute(
+            "select value, status, coverage_days from marts.fct_kpi_values where kpi_id = 'HE03' "
             "order by period_start desc limit 1"
         ).fetchall()
-    [he03] = [row for row in rows if row["kpi_id"] == "HE03"]
+    [*_, he03] = [row for row in rows if row["kpi_id"] == "HE03"]  # its latest period
     assert he03["value"] == value and he03["where"] == "city-wide"
+    assert (he03["status"], he03["coverage_days"]) == (status, covered)
+    # a period the data does not cover whole is never judged, here either
+    incomplete = [row for row in rows if row["coverage_days"] < row["period_days"]]
+    assert incomplete and not {row["status"] for row in incomplete} & {"met", "not_met"}
+
+
+def test_a_kpi_table_built_with_other_columns_is_rebuilt_whole(
+    programme: Any, tmp_path: Path
+) -> None:
+    """An incremental build cannot fill a new column for the periods it keeps: a warehouse
+    built by an older version gets a full refresh instead of dbt's schema-change error."""
+    from flows.transform import kpi_columns_changed
+
+    assert not kpi_columns_changed(programme)
+    older = copy_of(programme, tmp_path)
+    with older.warehouse.write() as con:
+        con.execute("alter table marts.fct_kpi_values drop column coverage_days")
+    assert kpi_columns_changed(older)

@@ -148,23 +148,27 @@ def test_conditionally_required_column_absent_is_drift_typed_null() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"stops": None}, "missing required file stops.txt"),
-        ({"calendar": None}, "missing required file calendar.txt (or calendar_dates.txt)"),
+        ({"stops": None}, "GTFS requires stops.txt (GTFS Schedule reference, 'Dataset Files')"),
+        ({"calendar": None}, "GTFS requires calendar.txt or calendar_dates.txt"),
         (
             {"stop_times": "trip_id,arrival_time,departure_time,stop_id\nT1,1:00:00,1:00:00,S1\n"},
-            "stop_times.txt: missing required column 'stop_sequence'",
+            "GTFS requires column 'stop_sequence' in stop_times.txt",
         ),
-        ({"routes": "route_id,route_short_name\nR1,1\n"}, "routes.txt: missing required column"),
-        ({"trips": ""}, "trips.txt: empty file"),
+        (
+            {"routes": "route_id,route_short_name\nR1,1\n"},
+            "GTFS requires column 'route_type' in routes.txt",
+        ),
+        ({"trips": ""}, "trips.txt is empty"),
     ],
 )
 def test_missing_required_file_or_column_raises(changes: dict, message: str) -> None:
-    with pytest.raises(ParseError, match=re.escape(message)):
+    with pytest.raises(ParseError, match=re.escape(message)) as raised:
         transit_gtfs.parse(feed(**changes))
+    assert "\n" not in str(raised.value)  # one line: the rule, what is wrong, the fix
 
 
 def test_not_a_zip_raises() -> None:
-    with pytest.raises(ParseError, match="not a valid zip"):
+    with pytest.raises(ParseError, match="not a readable zip"):
         transit_gtfs.parse(b"<html>maintenance</html>")
     with pytest.raises(ParseError):
         transit_gtfs.parse(feed()[:200])  # truncated download
@@ -336,6 +340,6 @@ def test_emulator_data_faults(emulator: Emulator) -> None:
     assert {s["stop_lat"] for s in parsed.rows["transit_gtfs_stops"]} == {None}
 
     emulator.faults.data["missing_column"] = "stop_sequence"
-    expected = "stop_times.txt: missing required column 'stop_sequence'"
+    expected = "GTFS requires column 'stop_sequence' in stop_times.txt"
     with pytest.raises(ParseError, match=re.escape(expected)):
         load(emulator)

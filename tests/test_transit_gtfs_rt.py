@@ -26,6 +26,10 @@ from warehouse.db import Warehouse
 from warehouse.ingest import ingest_source
 
 TODAY = date(2026, 11, 26)  # a Thursday
+NO_STOP = (
+    "StopTimeUpdate needs stop_sequence or stop_id (GTFS-Realtime reference, StopTimeUpdate): "
+    "both missing"
+)
 T0 = int(datetime(2026, 11, 26, 14, 30, tzinfo=BANGKOK).timestamp())
 
 
@@ -48,8 +52,11 @@ def trip_updates_feed(timestamp: int = T0) -> bytes:
         )
         update.arrival.time = T0 + 60 * sequence + delay
         update.arrival.delay = delay
-    entity.trip_update.stop_time_update.add(stop_id="L03")  # no stop_sequence: cannot be keyed
-    return feed.SerializeToString()
+    by_stop = entity.trip_update.stop_time_update.add(stop_id="L03")  # no stop_sequence: valid
+    by_stop.arrival.delay = 120
+    nowhere = entity.trip_update.stop_time_update.add()  # no stop at all: forbidden
+    nowhere.arrival.delay = 150
+    return feed.SerializePartialToString()
 
 
 def vehicle_positions_feed() -> bytes:
@@ -86,7 +93,13 @@ def test_parse_trip_updates_types_and_version() -> None:
     assert parsed.version == str(T0)
     rows = parsed.rows["transit_gtfs_rt_trip_updates"]
     assert parsed.rows["transit_gtfs_rt_vehicle_positions"] == []
-    assert [r["stop_sequence"] for r in rows] == [1, 2]
+    assert [(r["stop_sequence"], r["stop_id"]) for r in rows] == [
+        (1, "L01"),
+        (2, "L02"),
+        (None, "L03"),
+    ]
+    assert [r["stop_key"] for r in rows] == ["sequence 1", "sequence 2", "stop L03"]
+    assert {r["trip_key"] for r in rows} == {"LRT1_WD_0_2400 on 2026-11-25"}
     first = rows[0]
     assert first["start_date"] == date(2026, 11, 25)
     assert (first["start_time"], first["start_time_seconds"]) == ("24:00:00", 86_400)
@@ -95,13 +108,18 @@ def test_parse_trip_updates_types_and_version() -> None:
     assert (first["arrival_delay"], first["departure_time"]) == (30, None)
     assert first["feed_timestamp"] == datetime.fromtimestamp(T0, UTC)
     assert (first["vehicle_id"], first["route_id"]) == ("KKTS-LRT1-001", "LRT1")
-    assert [r["_row"] for r in rows] == [1, 2]  # position among the feed's StopTimeUpdates
+    assert [r["_row"] for r in rows] == [1, 2, 3]  # position among the feed's StopTimeUpdates
+    # no uncertainty given: a time after the feed's is a prediction; a delay alone is not
+    assert [r["is_predicted"] for r in rows] == [True, True, False]
     assert parsed.missing == {}
     (reject,) = parsed.rejects
     assert reject.table == "transit_gtfs_rt_trip_updates"
-    assert reject.row_number == 3
-    assert reject.reason == "column 'stop_sequence': key is missing"
-    assert '"stop_id": "L03"' in reject.payload
+    assert reject.row_number == 4
+    assert reject.reason == (
+        "StopTimeUpdate needs stop_sequence or stop_id (GTFS-Realtime reference, "
+        "StopTimeUpdate): both missing"
+    )
+    assert '"arrival_delay": 150' in reject.payload and "_problem" not in reject.payload
 
 
 def test_parse_vehicle_positions_including_a_vehicle_without_trip() -> None:
@@ -117,32 +135,36 @@ def test_parse_vehicle_positions_including_a_vehicle_without_trip() -> None:
     assert spare["trip_id"] is None and spare["start_date"] is None
     assert spare["vehicle_id"] == "KKTS-SPARE-01"
     assert (on_trip["_row"], spare["_row"]) == (1, 2)
+    assert [(r["vehicle_key"], r["observed_at"]) for r in (on_trip, spare)] == [
+        ("KKTS-B10-003", datetime.fromtimestamp(T0 - 5, UTC)),
+        ("KKTS-SPARE-01", datetime.fromtimestamp(T0, UTC)),
+    ]
 
 
-def test_a_required_field_no_record_carries_is_drift_typed_null() -> None:
+def test_stop_sequence_absent_from_the_whole_feed_is_no_drift_rows_key_by_stop() -> None:
     feed = rt.FeedMessage()
     feed.ParseFromString(trip_updates_feed())
-    for entity in feed.entity:
-        for update in entity.trip_update.stop_time_update:
-            update.ClearField("stop_sequence")  # a key field gone from the whole feed
+    updates = feed.entity[0].trip_update.stop_time_update
+    for update in updates:
+        update.ClearField("stop_sequence")  # the reference lets stop_id alone name the stop
+    del updates[-1]  # the one naming no stop
 
     parsed = transit_gtfs_rt.parse(feed.SerializeToString())
 
-    assert parsed.missing == {"transit_gtfs_rt_trip_updates": {"stop_sequence"}}
-    assert parsed.rejects == []  # not one reject per row: the suite sets the feed aside
+    assert parsed.missing == {} and parsed.rejects == []
     rows = parsed.rows["transit_gtfs_rt_trip_updates"]
-    assert [(r["_row"], r["stop_id"], r["stop_sequence"]) for r in rows] == [
-        (1, "L01", None),
-        (2, "L02", None),
-        (3, "L03", None),
+    assert [(r["_row"], r["stop_key"], r["stop_sequence"]) for r in rows] == [
+        (1, "stop L01", None),
+        (2, "stop L02", None),
+        (3, "stop L03", None),
     ]
     assert transit_gtfs_rt.FRESHNESS == ("transit_gtfs_rt_trip_updates", "feed_timestamp")
 
 
 def test_parse_rejects_what_is_not_a_feed() -> None:
-    with pytest.raises(ParseError, match="not a GTFS-Realtime FeedMessage"):
+    with pytest.raises(ParseError, match="a GTFS-Realtime feed is a protobuf FeedMessage"):
         transit_gtfs_rt.parse(b"\xff\xff garbage")
-    with pytest.raises(ParseError, match="no header"):
+    with pytest.raises(ParseError, match=r"requires header\.gtfs_realtime_version"):
         transit_gtfs_rt.parse(b"")
 
 
@@ -161,40 +183,21 @@ def test_parse_a_month_zip_member_by_member() -> None:
     assert parsed.version is None  # the loader compares the zip's sha256
     rows = parsed.rows["transit_gtfs_rt_trip_updates"]
     assert parsed.rows["transit_gtfs_rt_vehicle_positions"] == []
-    assert [(r["_row"], r["stop_sequence"]) for r in rows] == [(1, 1), (2, 2), (4, 1), (5, 2)]
-    assert [r["feed_timestamp"] for r in rows] == [
-        datetime.fromtimestamp(T0 - 86_400, UTC),
-        datetime.fromtimestamp(T0 - 86_400, UTC),
-        datetime.fromtimestamp(T0, UTC),
-        datetime.fromtimestamp(T0, UTC),
+    assert [(r["_row"], r["stop_key"]) for r in rows] == [
+        (1, "sequence 1"),
+        (2, "sequence 2"),
+        (3, "stop L03"),
+        (5, "sequence 1"),
+        (6, "sequence 2"),
+        (7, "stop L03"),
     ]
-    assert [(r.row_number, r.reason) for r in parsed.rejects] == [
-        (3, "column 'stop_sequence': key is missing"),
-        (6, "column 'stop_sequence': key is missing"),
-    ]
-    assert all('"stop_id": "L03"' in r.payload for r in parsed.rejects)  # the row as received
+    assert [r["feed_timestamp"] for r in rows] == [datetime.fromtimestamp(T0 - 86_400, UTC)] * 3 + [
+        datetime.fromtimestamp(T0, UTC)
+    ] * 3
+    assert [r.row_number for r in parsed.rejects] == [4, 8]
+    assert all("needs stop_sequence or stop_id" in r.reason for r in parsed.rejects)
+    assert all('"arrival_delay": 150' in r.payload for r in parsed.rejects)  # the row as received
     assert parsed.missing == {}
-
-
-def test_a_field_no_member_carries_is_drift_one_member_without_it_is_not() -> None:
-    feed = rt.FeedMessage()
-    feed.ParseFromString(trip_updates_feed())
-    for entity in feed.entity:
-        for update in entity.trip_update.stop_time_update:
-            update.ClearField("stop_sequence")
-    drifted = feed.SerializeToString()
-
-    both = transit_gtfs_rt.parse(
-        zipped({"a/trip-updates.pb": drifted, "b/trip-updates.pb": drifted})
-    )
-    one = transit_gtfs_rt.parse(
-        zipped({"a/trip-updates.pb": drifted, "b/trip-updates.pb": trip_updates_feed()})
-    )
-
-    assert both.missing == {"transit_gtfs_rt_trip_updates": {"stop_sequence"}}
-    assert len(both.rows["transit_gtfs_rt_trip_updates"]) == 6 and both.rejects == []
-    assert one.missing == {}
-    assert [r.row_number for r in one.rejects] == [1, 2, 3, 6]
 
 
 def test_a_corrupt_zip_or_member_is_a_parse_error_naming_it() -> None:
@@ -212,11 +215,14 @@ def test_a_corrupt_zip_or_member_is_a_parse_error_naming_it() -> None:
         {"2026-11-24/trip-updates.pb": trip_updates_feed(), "2026-11-25/x.pb": b"\xff"}
     )
     with pytest.raises(
-        ParseError, match=r"zip member '2026-11-25/x\.pb': not a GTFS-Realtime FeedMessage"
+        ParseError, match=r"zip member '2026-11-25/x\.pb': a GTFS-Realtime feed is a protobuf"
     ):
         transit_gtfs_rt.parse(garbage)
     headless = zipped({"2026-11-25/trip-updates.pb": b""})
-    with pytest.raises(ParseError, match=r"zip member '2026-11-25/trip-updates\.pb': .* no header"):
+    with pytest.raises(
+        ParseError,
+        match=r"zip member '2026-11-25/trip-updates\.pb': .*requires header.gtfs_realtime_version",
+    ):
         transit_gtfs_rt.parse(headless)
     with pytest.raises(ParseError, match=r"no \.pb member"):
         transit_gtfs_rt.parse(zipped({"README.txt": b"nothing yet"}))
@@ -556,7 +562,7 @@ def test_archive_data_faults_hit_every_day(archive_emulator: Emulator) -> None:
 
     parsed = transit_gtfs_rt.parse(response.content)
 
-    assert [r.reason for r in parsed.rejects] == ["column 'stop_sequence': key is missing"] * 4
+    assert [r.reason for r in parsed.rejects] == [NO_STOP] * 4
     numbers = sorted(
         [r["_row"] for r in parsed.rows["transit_gtfs_rt_trip_updates"]]
         + [r.row_number for r in parsed.rejects]
@@ -659,12 +665,15 @@ def test_malformed_rows_become_rejects_naming_the_column(emulator: Emulator) -> 
     _, trips = fetch_live(emulator, "trips")
     _, vehicles = fetch_live(emulator, "vehicles")
 
-    assert [r.reason for r in trips.rejects] == ["column 'stop_sequence': key is missing"] * 3
+    assert [r.reason for r in trips.rejects] == [NO_STOP] * 3
     assert len(trips.rows["transit_gtfs_rt_trip_updates"]) > 1000
     assert all(
         isinstance(r["stop_sequence"], int) for r in trips.rows["transit_gtfs_rt_trip_updates"]
     )
-    assert [r.reason for r in vehicles.rejects] == ["column 'vehicle_id': key is missing"] * 3
+    assert [r.reason for r in vehicles.rejects] == [
+        "Position needs latitude and longitude (GTFS-Realtime reference, Position): "
+        "longitude missing"
+    ] * 3
     assert vehicles.rows["transit_gtfs_rt_vehicle_positions"]
 
 
@@ -685,7 +694,8 @@ def test_other_data_faults(emulator: Emulator) -> None:
     assert sum(r["route_id"] == "ZZ99" for r in positions) == 1
 
     emulator.faults.data.clear()
-    emulator.faults.data["missing_column"] = "stop_sequence"
+    emulator.faults.data["missing_column"] = "stop_sequence"  # valid: stops named by stop_id
     _, trips = fetch_live(emulator, "trips")
-    assert trips.missing == {"transit_gtfs_rt_trip_updates": {"stop_sequence"}}
-    assert trips.rejects == [] and trips.rows["transit_gtfs_rt_trip_updates"]
+    rows = trips.rows["transit_gtfs_rt_trip_updates"]
+    assert trips.missing == {} and trips.rejects == [] and rows
+    assert all(r["stop_sequence"] is None and r["stop_key"].startswith("stop ") for r in rows)

@@ -151,15 +151,20 @@ def test_parse_rejects_rows_naming_the_column_and_keeps_the_rest() -> None:
     assert parsed.received == 3
 
 
-def test_parse_skips_search_outcome_entries_but_rejects_other_resources() -> None:
+def test_parse_skips_search_outcome_entries_and_other_resources_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     warning = {
         "resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "warning"}]},
         "search": {"mode": "outcome"},
     }
     patient = {"resource": {"resourceType": "Patient", "id": "p1"}, "search": {"mode": "match"}}
-    parsed = measures.parse(encode(bundle(report(), entries=[warning, patient])))
+    with caplog.at_level("INFO", logger=measures.__name__):
+        parsed = measures.parse(encode(bundle(report(), entries=[warning, patient])))
     assert len(parsed.rows[TABLE]) == 1
-    assert len(parsed.rejects) == 1 and "Patient" in parsed.rejects[0].reason
+    assert parsed.rejects == [] and parsed.received == 1  # not rows of this table
+    (line,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert "1 Patient" in line and "1 search outcome" in line and TABLE in line
 
 
 def test_parse_rejects_entries_of_a_shape_fhir_does_not_allow() -> None:
@@ -205,9 +210,9 @@ def test_parse_an_element_some_reports_carry_is_not_drift() -> None:
     assert [r["measure_score"] for r in parsed.rows[TABLE]] == [3, None]
 
 
-def test_parse_raises_on_a_document_that_is_not_a_search_bundle() -> None:
-    with pytest.raises(ParseError, match="searchset Bundle"):
-        measures.parse(encode({"resourceType": "Bundle", "type": "collection"}))
+def test_parse_raises_on_a_bundle_type_that_carries_no_reports() -> None:
+    with pytest.raises(ParseError, match="history Bundle"):
+        measures.parse(encode({"resourceType": "Bundle", "type": "history"}))
 
 
 def test_parse_of_an_empty_bundle_has_no_rows() -> None:
@@ -436,7 +441,6 @@ def test_emulator_value_faults_show_in_the_rows(emulator: Emulator, source: Sour
     ("dropped", "columns"),
     [
         ("measureScore", {"measure_score"}),
-        ("period", {"period_start", "period_end"}),
         ("numerator", {"numerator"}),
         ("id", {"report_id"}),
     ],
@@ -450,6 +454,19 @@ def test_emulator_missing_column_is_named_as_missing(
     rows = rows_of(parsed)
     assert len(rows) == json.loads(pages[0].content)["total"]
     assert all(row[column] is None for row in rows for column in columns)
+
+
+@pytest.mark.emulator
+def test_emulator_reports_without_a_mandatory_period_are_rejected_naming_it(
+    emulator: Emulator, source: Source
+) -> None:
+    emulator.faults.data["missing_column"] = "period"  # MeasureReport.period is 1..1 in R4
+    pages, parsed = extract_all(source)
+    rejects = [r for p in parsed for r in p.rejects]
+    assert rows_of(parsed) == [] and len(rejects) == json.loads(pages[0].content)["total"]
+    assert {r.reason for r in rejects} == {
+        "MeasureReport.period is missing: FHIR R4 requires it (cardinality 1..1)"
+    }
 
 
 @pytest.mark.emulator

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
+from connectors import clock
 from connectors.base import BANGKOK
 from warehouse.db import Warehouse
 
@@ -18,9 +19,9 @@ def start_run(
     with warehouse.write() as con:
         con.execute(
             "insert or replace into audit.runs "
-            "(run_id, root_run_id, flow_name, started_at, status, datasets) "
-            "values (?, ?, ?, ?, 'running', ?)",
-            [run_id, root_run_id, flow_name, datetime.now(UTC), datasets],
+            "(run_id, root_run_id, flow_name, started_at, status, datasets, as_of) "
+            "values (?, ?, ?, ?, 'running', ?, ?)",
+            [run_id, root_run_id, flow_name, datetime.now(UTC), datasets, clock.today()],
         )
 
 
@@ -80,7 +81,7 @@ class DatasetStatus:
         """``fresh``, ``stale`` (nothing newer than the allowed lag) or ``never`` (no data)."""
         if self.newest_at is None:
             return "never"
-        age = datetime.now(UTC) - self.newest_at
+        age = clock.now() - self.newest_at
         return "fresh" if age <= timedelta(hours=self.lag_hours) else "stale"
 
 

@@ -56,8 +56,10 @@ create table if not exists audit.runs (
     batches bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
-    error varchar
+    error varchar,
+    as_of date                        -- the day the run took as today (SMARTCITY_TODAY pins it)
 );
+alter table audit.runs add column if not exists as_of date;
 create table if not exists audit.watermarks (
     dataset varchar primary key,
     value varchar not null,

@@ -18,7 +18,8 @@ from types import ModuleType
 
 import httpx
 
-from connectors.base import BANGKOK, Page, Source
+from connectors import clock
+from connectors.base import Page, Source, WrongKindError
 from connectors.http import make_client
 from warehouse.audit import get_watermark, set_watermark
 from warehouse.db import Warehouse
@@ -92,10 +93,10 @@ def backfill_range(connector: ModuleType, start: str, end: str) -> tuple[date, d
     them: refused for a snapshot, a range that ends before it starts, or one that ends after today.
     """
     backfill_hook(connector)
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    first, last = clock.parse_day(start, "backfill start"), clock.parse_day(end, "backfill end")
     if first > last:
         raise ValueError(f"backfill from {first} to {last}: the first day is after the last")
-    today = datetime.now(BANGKOK).date()
+    today = clock.today()
     if last > today:
         raise ValueError(f"backfill to {last}: that is after today ({today}, Bangkok)")
     return first, last
@@ -137,16 +138,33 @@ def ingest_file(
     run_id: str | None,
     validate: Validate | None = None,
 ) -> BatchResult:
-    """Ingest a file a steward received by hand, exactly as if it had been fetched."""
+    """Ingest a file a steward received by hand, exactly as if it had been fetched; a file that
+    is not the dataset's kind is refused before anything is landed."""
     page = Page(
         url=path.resolve().as_uri(),
-        content=path.read_bytes(),
+        content=received_file(connector, path),
         extension=path.suffix.lstrip(".") or "bin",
         received_at=datetime.now(UTC),
     )
     return ingest_page(
         warehouse, connector, source.dataset, page, run_id, validate, _fresh_after(source)
     )
+
+
+def received_file(connector: ModuleType, path: Path) -> bytes:
+    """The bytes of a received file, checked to be the kind of document the dataset takes
+    (the connector's ``check_kind``): :class:`WrongKindError` names the file otherwise."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError as error:
+        raise WrongKindError(f"{connector.DATASET}: cannot read {path}: {error.strerror}") from None
+    try:
+        connector.check_kind(content)
+    except WrongKindError as error:
+        raise WrongKindError(
+            f"{connector.DATASET}: {path} refused, nothing landed: {error}"
+        ) from None
+    return content
 
 
 def ingest_page(
@@ -166,7 +184,7 @@ def ingest_page(
 
 def _fresh_after(source: Source) -> datetime:
     """The time the dataset's newest record must be after to be fresh."""
-    return datetime.now(UTC) - timedelta(hours=source.lag_hours)
+    return clock.now() - timedelta(hours=source.lag_hours)
 
 
 def _with_last(pages: Iterable[Page]) -> Iterator[tuple[Page, bool]]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from connectors import clock
+
 FOCUS_AREAS = {
     "transport": "Logistics & Transportation",
     "mice": "MICE City",
@@ -38,18 +40,13 @@ def is_suppressed(focus_area: str, numerator: float | None, denominator: float |
 PUBLISHED_KPI_VALUES_SQL = f"""
 select f.kpi_id, k.name_en as kpi_name_en, k.name_th as kpi_name_th, k.focus_area,
        f.municipality_id, m.name_en as municipality_name_en,
-       m.name_th as municipality_name_th, f.route_id, f.period_grain,
-       case f.period_grain
-           when 'day' then strftime(f.period_start, '%Y-%m-%d')
-           when 'month' then strftime(f.period_start, '%Y-%m')
-           when 'year' then cast(f.year_ce as varchar)
-           else 'FY ' || f.fiscal_year_be || ' BE'
-       end as period_label,
-       f.period_start, f.period_end, f.year_be, f.fiscal_year_be,
+       m.name_th as municipality_name_th, f.route_id, f.period_grain, f.period_label,
+       f.period_start, f.period_end, f.year_be, f.fiscal_year_be, f.period_days,
+       f.coverage_days, f.is_complete,
        case when {IS_SUPPRESSED_SQL} then null else f.value end as value,
        case when {IS_SUPPRESSED_SQL} then null else f.numerator end as numerator,
        case when {IS_SUPPRESSED_SQL} then null else f.denominator end as denominator,
-       f.unit, f.target,
+       f.unit, k.decimals, f.target,
        case when {IS_SUPPRESSED_SQL} then 'suppressed' else f.status end as status,
        {IS_SUPPRESSED_SQL} as is_suppressed, f.run_id
 from marts.fct_kpi_values f
@@ -63,11 +60,21 @@ class KpiValue:
     kpi_id: str
     name_en: str
     where: str  # municipality name, route id, or "city-wide"
-    period: str  # 2026-10, 2026-11-20, 2026, FY 2570 BE
+    period: str  # month 2026-10, day 2026-11-20, year 2026, FY 2570 BE
+    coverage_days: int
+    period_days: int
     value: float | None
     unit: str
+    decimals: int
     target: float | None
-    status: str  # met, not_met, no_target, no_data, or suppressed (value then None)
+    status: str  # met, not_met, no_target, no_data, in_progress, partial, or suppressed
+
+    @property
+    def coverage(self) -> str:
+        """``complete``, or how many of the period's days the value is built from."""
+        if self.coverage_days == self.period_days:
+            return "complete"
+        return f"{self.coverage_days} of {self.period_days} days"
 
 
 def latest_kpis(
@@ -77,38 +84,50 @@ def latest_kpis(
     period: str | None = None,
 ) -> list[KpiValue]:
     """KPI values of ``area`` (a key of :data:`FOCUS_AREAS`) for ``municipality`` (id, English or
-    Thai name), at ``period`` (a label), or each KPI's latest period of each grain."""
+    Thai name), at ``period`` (a label, with or without its grain word: ``month 2026-10`` or
+    ``2026-10``), or else per KPI and grain its latest period that has ended (complete, or
+    partial) and any period after it (in progress); the latest period when none has ended."""
     if area is not None and area not in FOCUS_AREAS:
         raise ValueError(f"unknown area {area!r}; choose one of {', '.join(FOCUS_AREAS)}")
     rows = con.execute(
         f"""
-        with labelled as (
+        with published as (
             select *,
-                   period_start = max(period_start)
-                       over (partition by kpi_id, period_grain) as is_latest
+                   coalesce(
+                       max(period_start) filter (where period_end < $today)
+                           over (partition by kpi_id, period_grain),
+                       max(period_start) over (partition by kpi_id, period_grain)
+                   ) as shown_from
             from ({PUBLISHED_KPI_VALUES_SQL})
         )
         select kpi_id, kpi_name_en, coalesce(municipality_name_en, route_id, 'city-wide'),
-               period_label, value, unit, target, status
-        from labelled
+               period_label, coverage_days, period_days, value, unit, decimals, target, status
+        from published
         where ($area is null or focus_area = $area)
           and ($municipality is null or $municipality in
                (municipality_id, municipality_name_en, municipality_name_th))
-          and (case when $period is null then is_latest else period_label = $period end)
-        order by kpi_id, period_label, 3
+          and (case when $period is null then period_start >= shown_from
+                    else $period in (period_label,
+                                     regexp_replace(period_label, '^(day|month|year) ', ''))
+               end)
+        order by kpi_id, period_grain, period_start, 3
         """,
         {
             "area": FOCUS_AREAS.get(area) if area else None,
             "municipality": municipality,
             "period": period,
+            "today": clock.today(),
         },
     ).fetchall()
     return [KpiValue(*row) for row in rows]
 
 
-def formatted(value: float | None) -> str:
+def formatted(value: float | None, decimals: int | None = None) -> str:
+    """``value`` with thousands separators, to ``decimals`` places (the KPI's precision)."""
     if value is None:
         return "-"
+    if decimals is not None:
+        return f"{value:,.{decimals}f}"
     if float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"

@@ -250,6 +250,8 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     for name, type_ in table.columns.items():
         if name not in existing:
             con.execute(f'alter table raw.{table.name} add column "{name}" {type_}')
+            if name in table.filled_by:
+                con.execute(f'update raw.{table.name} set "{name}" = {table.filled_by[name]}')
 
 
 def upsert(

@@ -31,14 +31,12 @@ select
     values.period_grain,
     values.period_start,
     values.period_end,
-    case values.period_grain
-        when 'day' then strftime(values.period_start, '%Y-%m-%d')
-        when 'month' then strftime(values.period_start, '%Y-%m')
-        when 'year' then cast(values.year_ce as varchar)
-        else 'FY ' || cast(values.fiscal_year_be as varchar) || ' BE'
-    end as period_label,
+    values.period_label,
     values.year_be,
     values.fiscal_year_be,
+    values.period_days,
+    values.coverage_days,
+    values.is_complete,
     values.value,
     values.unit,
     values.target,

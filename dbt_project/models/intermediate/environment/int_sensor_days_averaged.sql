@@ -2,7 +2,8 @@
 -- uplinks. An uplink is one LoRaWAN frame: device, session address (a rejoin gives a new one,
 -- and the frame counter restarts) and frame counter, on a local day. The same ChirpStack event
 -- delivered twice (same uplink_id) or the same frame delivered again under another id is
--- counted once: the earliest delivery is kept.
+-- counted once: the earliest delivery is kept. An uplink without a frame counter (fCnt is
+-- optional for encoders other than ChirpStack's) is told apart by its own id only.
 -- A broken sensor's -1, a missing reading and anything outside 0-1000 are not readings.
 
 with uplinks as (
@@ -16,7 +17,11 @@ frames as (
     select
         *,
         row_number() over (
-            partition by device_id, device_address, frame_count, uplinked_date
+            partition by
+                device_id,
+                device_address,
+                coalesce(cast(frame_count as varchar), 'id:' || uplink_id),
+                uplinked_date
             order by uplinked_at, network_received_at, uplink_id, loaded_at desc
         ) as frame_delivery
 

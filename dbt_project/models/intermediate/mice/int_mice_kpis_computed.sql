@@ -7,7 +7,8 @@
 --   MI04 hotel occupancy: occupied room-nights / available room-nights, summed over hotels and
 --        days of the month (not a mean of daily rates); null when no room was available.
 -- A Thai fiscal year runs 1 October - 30 September; its period_start is dim_date's
--- fiscal_year_start.
+-- fiscal_year_start. Every month and fiscal year from the first event to yesterday has its row:
+-- a period without an event held none, as far as the portal (whose freshness is watched) tells.
 
 with events as (
 
@@ -69,18 +70,63 @@ event_periods as (
 
 ),
 
+history_days as (
+
+    select date_day, fiscal_year_start
+    from dates
+    where date_day between (select min(start_date) from city_events)
+        and {{ pipeline_today() }} - 1
+
+),
+
+periods as (
+
+    select distinct 'month' as period_grain, cast(date_trunc('month', date_day) as date) as period_start
+    from history_days
+
+    union
+
+    select distinct 'fiscal_year', fiscal_year_start from history_days
+
+    union
+
+    select distinct period_grain, period_start from event_periods
+
+),
+
+period_sums as (
+
+    select
+        periods.period_grain,
+        periods.period_start,
+        count(event_periods.event_id) as events,
+        coalesce(sum(event_periods.international_attendees), 0) as international_attendees,
+        coalesce(
+            sum(event_periods.domestic_attendees + event_periods.international_attendees), 0
+        ) as attendees,
+        case
+            when count(event_periods.event_id) = 0 then 0 else sum(event_periods.revenue_thb)
+        end as revenue_thb
+
+    from periods
+    left join event_periods
+        on periods.period_grain = event_periods.period_grain
+        and periods.period_start = event_periods.period_start
+    group by periods.period_grain, periods.period_start
+
+),
+
 mi01 as (
 
     select
         'MI01' as kpi_id,
         period_grain,
         period_start,
-        cast(count(*) as double) as numerator,
+        cast(events as double) as numerator,
         cast(null as double) as denominator,
-        cast(count(*) as double) as value
+        cast(events as double) as value
 
-    from event_periods
-    group by period_grain, period_start
+    from period_sums
 
 ),
 
@@ -90,12 +136,11 @@ mi02 as (
         'MI02' as kpi_id,
         period_grain,
         period_start,
-        cast(sum(international_attendees) as double) as numerator,
-        cast(sum(domestic_attendees + international_attendees) as double) as denominator,
-        cast(sum(domestic_attendees + international_attendees) as double) as value
+        cast(international_attendees as double) as numerator,
+        cast(attendees as double) as denominator,
+        cast(attendees as double) as value
 
-    from event_periods
-    group by period_grain, period_start
+    from period_sums
 
 ),
 
@@ -105,13 +150,12 @@ mi03 as (
         'MI03' as kpi_id,
         period_grain,
         period_start,
-        sum(revenue_thb) as numerator,
+        revenue_thb as numerator,
         cast(null as double) as denominator,
-        sum(revenue_thb) as value
+        revenue_thb as value
 
-    from event_periods
+    from period_sums
     where period_grain = 'fiscal_year'
-    group by period_grain, period_start
 
 ),
 

@@ -31,7 +31,7 @@ years as (
 
     select distinct extract(year from date_day)::integer as population_year
     from {{ ref('dim_date') }}
-    where date_day <= current_date + interval 1 year
+    where date_day <= {{ pipeline_today() }} + interval 1 year
 
 ),
 

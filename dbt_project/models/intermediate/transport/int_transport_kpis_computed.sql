@@ -5,9 +5,11 @@
 -- TR01 boardings, municipality x month: sum of tap-ins.
 -- TR02 boardings per inhabitant, municipality x year: the year's tap-ins / that year's population.
 -- TR03 on-time performance, route x service day: observed arrivals within -60 s .. +300 s of the
---      timetable / observed arrivals (int_stop_arrivals_matched).
+--      timetable / observed arrivals (int_stop_arrivals_matched, which skips updates without
+--      trip_id, start_date, stop or arrival time).
 -- TR04 stops with real-time information, service day: distinct feed stops with a StopTimeUpdate
---      that service day / stops of the current feed (location_type 0 or null).
+--      that service day / stops of the current feed (location_type 0 or null). Updates without
+--      a service day (start_date) or a stop_id, which GTFS-Realtime allows, are skipped.
 -- TR05 population within 500 m of a stop, municipality x year: population of the communities
 --      whose centroid lies within 0.5 km of a stop / the municipality's population.
 --
@@ -84,7 +86,7 @@ calendar_dates as (
 
 today as (
 
-    select {{ bangkok_date('current_timestamp') }} as local_date
+    select {{ pipeline_today() }} as local_date
 
 ),
 
@@ -177,7 +179,8 @@ realtime_days as (
     select distinct updates.service_date
     from updates
     cross join today
-    where updates.service_date < today.local_date
+    where updates.service_date is not null
+        and updates.service_date < today.local_date
 
 ),
 
@@ -231,6 +234,7 @@ stops_seen as (
 
     from updates
     inner join feed_stops on updates.stop_id = feed_stops.stop_id
+    where updates.service_date is not null
     group by 1
 
 ),

@@ -7,6 +7,8 @@ with source as (
 renamed as (
 
     select
+        trip_key,
+        stop_key,
         trip_id,
         cast(start_date as date) as service_date,
         cast(stop_sequence as bigint) as stop_sequence,
