@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from connectors import clock
 from flows.cli import app
 from tests.browser import rendered_dom
 from tests.support import write_config
@@ -139,7 +140,8 @@ NAME = "นางสาววิไลวรรณ ศรีสุวรรณ"
 
 
 def request(number: int, code: str = "101", description: str = "ถนนชำรุด", **fields: Any) -> dict:
-    """One Open311 GeoReport v2 request as the channel sends it."""
+    """One Open311 GeoReport v2 request as the channel sends it, filed yesterday morning."""
+    filed = f"{clock.today() - timedelta(days=1)}T09:00:00+07:00"
     return {
         "service_request_id": f"KK-{number:04d}",
         "status": "open",
@@ -147,8 +149,8 @@ def request(number: int, code: str = "101", description: str = "ถนนชำ�
         "service_name": "ถนนชำรุด",
         "description": description,
         "agency_responsible": "เทศบาลนครขอนแก่น",
-        "requested_datetime": "2026-11-17T09:00:00+07:00",
-        "updated_datetime": "2026-11-17T09:00:00+07:00",
+        "requested_datetime": filed,
+        "updated_datetime": filed,
         "lat": 16.43,
         "long": 102.83,
         **fields,
@@ -370,7 +372,7 @@ def test_a_report_is_written_when_the_run_ends_and_never_rewritten(
     assert citizens["freshness"] == "fresh" and citizens["rows_quarantined"] == 1
 
     # later: more data in the warehouse for that run, another day on the calendar
-    load(settings, "run-1", [request(3, requested_datetime="2026-11-18T09:00:00+07:00")])
+    load(settings, "run-1", [request(3, requested_datetime=f"{clock.today()}T09:00:00+07:00")])
     monkeypatch.setenv("SMARTCITY_TODAY", "2027-03-01")
     again_folder, again = quality_report(settings, "run-1")
     assert again_folder == folder and again == report
