@@ -43,3 +43,13 @@ def now() -> datetime:
 def today() -> date:
     """The pipeline's current day in Asia/Bangkok."""
     return now().astimezone(BANGKOK).date()
+
+
+def offset() -> timedelta:
+    """How far the pipeline's calendar is from the wall clock's (whole days; 0 unless pinned).
+
+    A record's time (a reading, a complaint) is on the pipeline's calendar, a batch's receipt
+    on the wall clock: an age is judged against the clock its time comes from.
+    """
+    pinned = pinned_today()
+    return timedelta(0) if pinned is None else pinned - datetime.now(BANGKOK).date()

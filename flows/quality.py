@@ -9,7 +9,7 @@ reached its end) is gathered when asked, with freshness as at the run's end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,13 @@ def quality_report(settings: Settings, run_id: str | None = None) -> tuple[Path,
     ended: datetime | None = run["finished_at"]
     if ended is None:
         return _write(settings, run, judged_at=clock.now(), received_by=None, final=False)
-    return _write(settings, run, judged_at=ended, received_by=ended, final=True)
+    # the run's end on the calendar it ran on (it took as_of as today when it started)
+    as_of: date | None = run.get("as_of")
+    started = run["started_at"].astimezone(clock.BANGKOK).date()
+    shift = as_of - started if as_of else timedelta(0)
+    return _write(
+        settings, run, judged_at=ended + shift, received_by=ended, final=True, offset=shift
+    )
 
 
 def publish_quality_report(settings: Settings, run_id: str) -> Path:
@@ -81,7 +87,10 @@ def _write(
     judged_at: datetime,
     received_by: datetime | None,
     final: bool,
+    offset: timedelta | None = None,
 ) -> tuple[Path, dict[str, Any]]:
+    """Gather, write and keep the report; ``offset``: the run's calendar from the wall clock's
+    (default: the pipeline's now)."""
     from expectations.gate import PROJECT, check_name
 
     rules = {
@@ -96,6 +105,7 @@ def _write(
         received_by=received_by,
         catalogue=check_catalogue(PROJECT / "expectations", check_name),
         final=final,
+        calendar_offset=clock.offset() if offset is None else offset,
     )
     docs = settings.data_dir / "reports" / "gx" / "data_docs" / "index.html"
     return write_quality_report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -230,6 +230,22 @@ def test_status_counts_and_freshness(warehouse: Warehouse) -> None:
     [by_data, _] = dataset_status(warehouse, lags, {"test.readings": ("test_readings", "day")})
     assert by_data.freshness == "stale", "its newest reading is of 1 January 2026"
     assert by_data.newest_at.isoformat() == "2026-01-02T00:00:00+07:00"
+
+
+def test_a_batch_is_aged_on_the_wall_clock_and_a_record_on_the_pipelines(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's receipt is a real time, a reading's date is on the pipeline's calendar: with
+    the calendar pinned a year ahead, a batch received just now is still fresh."""
+    reading = {"station": "A", "day": "2026-01-01", "value": 1}
+    ingest_page(warehouse, CONNECTOR, "test.readings", page([reading]), None)
+    monkeypatch.setenv(
+        "SMARTCITY_TODAY", (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+    )
+    lags = {"test.readings": 24.0}
+    [by_batch] = dataset_status(warehouse, lags, {})
+    [by_data] = dataset_status(warehouse, lags, {"test.readings": ("test_readings", "day")})
+    assert (by_batch.freshness, by_data.freshness) == ("fresh", "stale")
 
 
 def test_snapshot_replaces_the_table_and_compares_with_the_last_batch(

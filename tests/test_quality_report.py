@@ -403,15 +403,16 @@ def test_a_run_still_going_gets_a_provisional_report_replaced_when_it_ends(
 def test_an_old_run_without_a_kept_report_is_judged_as_at_its_end(settings: Any) -> None:
     from flows.quality import quality_report
 
-    ended = datetime.now(UTC) - timedelta(days=10)
-    newest = ended - timedelta(hours=2)
+    ended = datetime.now(UTC) - timedelta(days=10)  # the ledger's times are the wall clock's
+    judged = ended + clock.offset()  # the suite's calendar, on which the complaints are filed
+    newest = judged - timedelta(hours=2)
     start(settings, "old-run")
     load(settings, "old-run", [request(1, requested_datetime=newest.isoformat())])
     finish(settings, "old-run", at=ended)
     with settings.warehouse.write() as con:  # the batch came in before the run ended
         con.execute("update audit.batches set received_at = ?", [ended - timedelta(minutes=5)])
     start(settings, "later-run")  # a later run brought newer data: not known at the old run's end
-    load(settings, "later-run", [request(2, requested_datetime=datetime.now(UTC).isoformat())])
+    load(settings, "later-run", [request(2, requested_datetime=clock.now().isoformat())])
     finish(settings, "later-run")
     old_format = settings.data_dir / "reports" / "quality" / "old-run"
     old_format.mkdir(parents=True)  # a report written before reports were kept: regathered
@@ -420,7 +421,7 @@ def test_an_old_run_without_a_kept_report_is_judged_as_at_its_end(settings: Any)
     folder, report = quality_report(settings, "old-run")
 
     [citizens] = [d for d in report["datasets"] if d["dataset"] == DATASET]
-    assert datetime.fromisoformat(report["freshness_judged_at"]) == ended
+    assert datetime.fromisoformat(report["freshness_judged_at"]) == judged
     assert datetime.fromisoformat(citizens["newest_at"]) == newest
     assert citizens["freshness"] == "fresh"  # 2 hours old then, within the 36 h lag; stale now
     assert report["final"] and PHONE not in (folder / "quality.json").read_text()

@@ -13,12 +13,13 @@ uplink is from late yesterday (Bangkok), while the bundled 6 h is meant for the 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors import clock
 from emulators.server import Emulator
 from flows.config import Settings, load_settings
 from flows.ingest import DatasetSummary, gate_for, ingest
@@ -237,20 +238,21 @@ def test_clock_skew_events_in_the_future_are_set_aside(
 ) -> None:
     summary, settings = run(tmp_path, emulators, clock_skew=2)
 
-    clock = expectation(settings, "unexpected_rows_expectation", "network server received")
+    skew = expectation(settings, "unexpected_rows_expectation", "network server received")
     set_aside = quarantined(settings)
     assert len(set_aside) == 2
-    horizon = datetime.now(UTC) + timedelta(days=3000)
+    now = clock.now()  # the emulated network's calendar is the suite's
+    horizon = now + timedelta(days=3000)
     for _, row, reason in set_aside:
-        assert reason == clock
+        assert reason == skew
         assert datetime.fromisoformat(row["time"]) > horizon
-        assert datetime.fromisoformat(row["ns_time"]) < datetime.now(UTC)
-    assert failed(settings)[clock][0] == "critical"
+        assert datetime.fromisoformat(row["ns_time"]) < now
+    assert failed(settings)[skew][0] == "critical"
     assert_row_level(summary, settings, set_aside)
     [(watermark,)] = query(
         settings, "select value from audit.watermarks where dataset = ?", DATASET
     )
-    assert datetime.fromisoformat(watermark.replace("Z", "+00:00")) < datetime.now(UTC)
+    assert datetime.fromisoformat(watermark.replace("Z", "+00:00")) < now
 
 
 def test_a_missing_column_sets_the_whole_batch_aside(
@@ -301,7 +303,7 @@ def test_a_stale_feed_loads_and_fails_the_freshness_warning(
     severity, _, observed = failures[freshness]
     assert severity == "warning"
     newest = datetime.fromisoformat(json.loads(observed))
-    assert datetime.now(UTC) - newest > timedelta(days=2)
+    assert clock.now() - newest > timedelta(days=2)
     [(in_raw,)] = query(settings, f"select count(*) from raw.{TABLE}")
     assert in_raw == summary.rows_loaded
 

@@ -75,13 +75,18 @@ class DatasetStatus:
     rows_loaded: int
     rows_quarantined: int
     lag_hours: float
+    newest_is_batch: bool = False  # newest_at is a batch's receipt, not a record's time
 
     @property
     def freshness(self) -> str:
-        """``fresh``, ``stale`` (nothing newer than the allowed lag) or ``never`` (no data)."""
+        """``fresh``, ``stale`` (nothing newer than the allowed lag) or ``never`` (no data).
+
+        A record's time is judged on the pipeline's clock, a batch's receipt on the wall clock.
+        """
         if self.newest_at is None:
             return "never"
-        age = clock.now() - self.newest_at
+        now = clock.now() - clock.offset() if self.newest_is_batch else clock.now()
+        age = now - self.newest_at
         return "fresh" if age <= timedelta(hours=self.lag_hours) else "stale"
 
 
@@ -115,8 +120,9 @@ def dataset_status(
             )
             column = newest_columns.get(dataset)
             newest = _newest(con, *column) if column and changed else changed
+            counts = (batches, received, loaded, quarantined)
             statuses.append(
-                DatasetStatus(dataset, last, newest, batches, received, loaded, quarantined, lag)
+                DatasetStatus(dataset, last, newest, *counts, lag, newest_is_batch=not column)
             )
     return statuses
 

@@ -139,19 +139,21 @@ def gather(
     received_by: datetime | None = None,
     catalogue: CheckCatalogue | None = None,
     final: bool = True,
+    calendar_offset: timedelta = timedelta(0),
 ) -> dict[str, Any]:
     """Every figure of the report of ``run`` (a :func:`find_run` row), as plain data.
 
-    Freshness is judged at ``judged_at`` over the batches received by ``received_by`` (all of
-    them when ``None``); ``catalogue`` describes the checks; ``final`` is false for a run still
-    going, whose report is written again when it ends.
+    Freshness is judged at ``judged_at`` (on the pipeline's calendar, ``calendar_offset`` from
+    the wall clock's: see :func:`connectors.clock.offset`) over the batches received by
+    ``received_by`` (all of them when ``None``); ``catalogue`` describes the checks;
+    ``final`` is false for a run still going, whose report is written again when it ends.
     """
     run_id = run["run_id"]
     with warehouse.read() as con:
         batches = _run_rows(con, _BATCHES_SQL, run_id)
         checks = _run_rows(con, _CHECKS_SQL, run_id)
         quarantined = _run_rows(con, _QUARANTINE_SQL, run_id)
-        freshness = _freshness(con, rules, judged_at, received_by)
+        freshness = _freshness(con, rules, judged_at, received_by, calendar_offset)
     for batch in batches:
         batch["detail"] = _masked(batch["detail"])
     checks = sorted((_described(c, catalogue or {}) for c in checks), key=_suite_order)
@@ -226,9 +228,11 @@ def _freshness(
     rules: Mapping[str, Freshness],
     judged_at: datetime,
     received_by: datetime | None,
+    calendar_offset: timedelta,
 ) -> dict[str, dict[str, Any]]:
     """Per dataset: its newest data among the batches received by ``received_by``, and whether
-    that was within the allowed lag at ``judged_at`` (``fresh``, ``stale`` or ``never``)."""
+    that was within the allowed lag at ``judged_at`` (``fresh``, ``stale`` or ``never``); a
+    dataset without a record time is as new as its last batch, judged on the wall clock."""
     bound = received_by or datetime.max.replace(tzinfo=UTC)
     changed = dict(
         con.execute(
@@ -240,12 +244,14 @@ def _freshness(
     judged = {}
     for dataset, rule in rules.items():
         newest = changed.get(dataset)
+        now = judged_at - calendar_offset  # a batch's receipt is on the wall clock
         if newest is not None and rule.newest is not None:
             newest = _newest_record(con, *rule.newest, bound)
+            now = judged_at
         if newest is None:
             verdict = "never"
         else:
-            fresh = judged_at - newest <= timedelta(hours=rule.lag_hours)
+            fresh = now - newest <= timedelta(hours=rule.lag_hours)
             verdict = "fresh" if fresh else "stale"
         judged[dataset] = {"freshness": verdict, "newest_at": newest, "lag_hours": rule.lag_hours}
     return judged
